@@ -1,0 +1,68 @@
+"""The ``hetquad`` command line. Commands live in ``hetquad/commands/`` (one module each).
+
+Errors from bad input (``ValueError``/``TypeError``/``FileNotFoundError``...) print one line on
+stderr and exit 2; ``--debug`` shows the traceback instead.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+
+import hetquad
+from hetquad import commands as _commands
+
+app = typer.Typer(help="hetquad: quadratic testbeds for why Transformers need Adam.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+_DEBUG = {"on": False}
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"hetquad {hetquad.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit."),
+          debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors.")):
+    """hetquad: build quadratics with controlled structure, run optimizers, check the theory."""
+    _DEBUG["on"] = debug
+
+
+for _info in sorted(pkgutil.iter_modules(_commands.__path__), key=lambda m: m.name):
+    importlib.import_module(f"{_commands.__name__}.{_info.name}").register(app)
+
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError,
+               NotADirectoryError, KeyError)
+
+
+def main(argv=None) -> int:
+    """Console-script entry point."""
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except Exception as exc:  # usage errors and user errors → one line, exit 2
+        if type(exc).__name__ == "NoArgsIsHelpError":  # help was printed already
+            return 0
+        if isinstance(exc, typer.TyperException):  # typer's (vendored click) usage errors
+            typer.echo(f"error: {exc.format_message()}", err=True)
+            return 2
+        if debug or not isinstance(exc, USER_ERRORS):
+            raise
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        typer.echo(f"error: {msg}", err=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
