@@ -16,7 +16,7 @@ import scipy.linalg
 
 from . import rotations as _rot
 from . import spectra as _spectra
-from .validation import finite_array, frozen, integer, one_of, real
+from .validation import finite_array, frozen, in_range, integer, one_of, real
 
 SYMMETRY_RTOL = 1e-10
 
@@ -259,6 +259,7 @@ def block_quadratic(block_eigs, *, rotation: str = "haar", seed=None, R: float =
     if not block_eigs:
         raise ValueError("block_eigs must contain at least one block, got 0")
     one_of("rotation", rotation, _rot.KINDS)
+    R = in_range("R", R, 0.0, 1.0)  # checked for every rotation, so a typo never passes silently
     streams = np.random.SeedSequence(_seed_entropy(seed)).spawn(len(block_eigs))
     blocks = []
     for eigs, ss in zip(block_eigs, streams):
@@ -290,6 +291,8 @@ def coupled(p: BlockQuadratic, *, strength: float, seed=None, coupling=None) -> 
     if strength < 0:
         raise ValueError(f"strength must be >= 0, got {strength}")
     if coupling is None:
+        if p.n_blocks < 2:
+            raise ValueError(f"a random coupling needs at least 2 blocks, got {p.n_blocks}")
         rng = np.random.default_rng(seed)
         c = rng.standard_normal((p.d, p.d))
         c = 0.5 * (c + c.T)

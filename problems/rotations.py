@@ -51,14 +51,23 @@ def givens(n: int, *, R: float, seed=None) -> np.ndarray:
 
 
 def householder(q) -> np.ndarray:
-    """The symmetric orthogonal reflection that maps e_1 to q/‖q‖."""
+    """The symmetric orthogonal reflection I − 2vvᵀ/‖v‖² that maps e_1 to q/‖q‖.
+
+    v = q − e_1 with its first entry computed as −‖q_{2:}‖²/(1 + q_1) when q_1 > 0 (Golub & Van
+    Loan, Alg. 5.1.1): the plain q_1 − 1 cancels when q ≈ e_1, which is the τ → 1 end of the
+    target-τ generator (THEORY §5b), and would lose up to all digits of Q e_1 there.
+    """
     q = finite_array("q", q, ndim=1)
-    q = q / np.linalg.norm(q)
+    norm = np.linalg.norm(q)
+    if norm == 0:
+        raise ValueError("q must be non-zero")
+    q = q / norm
     v = q.copy()
-    v[0] -= 1.0
+    tail = float(q[1:] @ q[1:])
+    v[0] = -tail / (1.0 + q[0]) if q[0] > 0 else q[0] - 1.0
     nv = np.linalg.norm(v)
     n = q.size
-    if nv < 1e-15:  # q is e_1 already
+    if nv == 0:  # q is e_1 exactly
         return np.eye(n)
     v /= nv
     return np.eye(n) - 2.0 * np.outer(v, v)

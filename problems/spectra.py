@@ -35,9 +35,11 @@ def logspace(n: int, *, low: float, high: float) -> np.ndarray:
     low, high = _interval(low, high)
     if n == 1:
         return np.array([high])
-    out = np.geomspace(low, high, n)
-    out[0], out[-1] = low, high  # geomspace rounds the last value; pin both ends exactly
-    return out
+    # geomspace rounds: pin both ends exactly and keep inner values inside [low, high] and sorted
+    # (for high ≈ low its inner values can overshoot high by an ulp)
+    out = np.clip(np.geomspace(low, high, n), low, high)
+    out[0], out[-1] = low, high
+    return np.sort(out)
 
 
 def uniform(n: int, *, low: float, high: float, seed=None) -> np.ndarray:
@@ -92,6 +94,10 @@ def rescale(eigs, *, kappa: float, lam_max: float = 1.0, lam_min_of=None) -> np.
             raise ValueError("a constant spectrum can only be rescaled to kappa = 1")
         return np.full_like(arr, lam_max)
     out = mu + (lam_max - mu) * (arr - a) / (b - a)
-    out[arr == a] = mu  # exact extremes, independent of rounding in the affine map
+    # exact extremes, independent of rounding in the affine map: a value inside [a, b] must land
+    # inside [μ, L] (rounding can push one just past L, which would change κ)
+    inside = (arr >= a) & (arr <= b)
+    out[inside] = np.clip(out[inside], mu, lam_max)
+    out[arr == a] = mu
     out[arr == b] = lam_max
     return np.sort(out)

@@ -34,6 +34,37 @@ def _problem_config(problem) -> dict:
             "sizes": [int(s) for s in problem.sizes], "info": to_dict(getattr(problem, "info", {}))}
 
 
+def build_task(problem, optimizer, steps: int, *, w0=None, seed: int = 0, batch: int | None = None,
+               tol: float | None = None, record_every: int = 1, per_block: bool = False,
+               noise=None) -> _engines.Task:
+    """Validate ``run``'s arguments and return the engine ``Task`` (see ``run`` for them).
+
+    Public so that code driving an engine directly (benchmarks, the batched array engine's
+    tests) builds exactly the task ``run`` would.
+    """
+    steps = integer("steps", steps, minimum=0)
+    seed = integer("seed", seed, minimum=0)
+    record_every = integer("record_every", record_every, minimum=1)
+    if tol is not None:
+        tol = positive("tol", tol)
+    if not hasattr(optimizer, "init") or not hasattr(optimizer, "update"):
+        raise TypeError(f"optimizer must be a hetquad.sims optimizer spec, got {type(optimizer).__name__}")
+    if w0 is None:
+        batch = 1 if batch is None else integer("batch", batch, minimum=1)
+        w0 = initial_points(problem, batch, seed)
+    else:
+        w0 = finite_array("w0", w0)
+        if w0.ndim == 1:
+            w0 = np.broadcast_to(w0, (1 if batch is None else integer("batch", batch, minimum=1), w0.size)).copy()
+        if w0.ndim != 2 or w0.shape[1] != problem.d:
+            raise ValueError(f"w0 must have shape ({problem.d},) or (n, {problem.d}), got {w0.shape}")
+        if batch is not None and integer("batch", batch, minimum=1) != w0.shape[0]:
+            raise ValueError(f"batch = {batch} does not match w0 with {w0.shape[0]} rows")
+    return _engines.Task(problem, optimizer, steps, np.ascontiguousarray(w0),
+                         optimizer.schedule.factors(steps), record_steps(steps, record_every),
+                         tol, bool(per_block), noise)
+
+
 def run(problem, optimizer, steps: int, *, w0=None, seed: int = 0, batch: int | None = None,
         engine: str = "auto", tol: float | None = None, record_every: int = 1,
         per_block: bool = False, noise=None) -> Result:
@@ -63,34 +94,15 @@ def run(problem, optimizer, steps: int, *, w0=None, seed: int = 0, batch: int | 
     -------
     Result
     """
-    steps = integer("steps", steps, minimum=0)
-    seed = integer("seed", seed, minimum=0)
-    record_every = integer("record_every", record_every, minimum=1)
-    if tol is not None:
-        tol = positive("tol", tol)
-    if not hasattr(optimizer, "init") or not hasattr(optimizer, "update"):
-        raise TypeError(f"optimizer must be a hetquad.sims optimizer spec, got {type(optimizer).__name__}")
-    if w0 is None:
-        batch = 1 if batch is None else integer("batch", batch, minimum=1)
-        w0 = initial_points(problem, batch, seed)
-    else:
-        w0 = finite_array("w0", w0)
-        if w0.ndim == 1:
-            w0 = np.broadcast_to(w0, (1 if batch is None else integer("batch", batch, minimum=1), w0.size)).copy()
-        if w0.ndim != 2 or w0.shape[1] != problem.d:
-            raise ValueError(f"w0 must have shape ({problem.d},) or (n, {problem.d}), got {w0.shape}")
-        if batch is not None and integer("batch", batch, minimum=1) != w0.shape[0]:
-            raise ValueError(f"batch = {batch} does not match w0 with {w0.shape[0]} rows")
-    task = _engines.Task(problem, optimizer, steps, np.ascontiguousarray(w0),
-                         optimizer.schedule.factors(steps), record_steps(steps, record_every),
-                         tol, bool(per_block), noise)
+    task = build_task(problem, optimizer, steps, w0=w0, seed=seed, batch=batch, tol=tol,
+                      record_every=record_every, per_block=per_block, noise=noise)
     mod = _engines.resolve(engine, task)
     t0 = time.perf_counter()
     traj = mod.simulate(task)
     wall = time.perf_counter() - t0
     config = {
-        "problem": _problem_config(problem), "optimizer": to_dict(optimizer), "steps": steps,
-        "seed": seed, "batch": int(w0.shape[0]), "tol": tol, "record_every": record_every,
+        "problem": _problem_config(problem), "optimizer": to_dict(optimizer), "steps": task.steps,
+        "seed": int(seed), "batch": task.n, "tol": task.tol, "record_every": int(record_every),
         "per_block": bool(per_block), "noise": to_dict(noise), "engine": mod.NAME,
         "versions": versions(),
     }

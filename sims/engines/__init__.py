@@ -3,7 +3,9 @@
 Each engine module declares ``NAME``, ``is_available()``, ``unsupported(task) -> reason | None``
 and ``simulate(task)``. ``engine='auto'`` picks the fastest engine that is available and supports
 the task; naming an engine that is unavailable or cannot run the task raises ``ValueError`` —
-never a silent fallback that would change results.
+never a silent fallback that would change results. An engine may also define
+``auto_skip(task) -> reason | None``: a task it can run but that 'auto' should give to the next
+engine (the GPU engine skips tasks too small to pay for kernel launches).
 """
 from __future__ import annotations
 
@@ -71,6 +73,8 @@ def resolve(name: str, task: Task):
             mod = get(cand)
             why = None if mod.is_available() else "not available"
             why = why or mod.unsupported(task)
+            skip = getattr(mod, "auto_skip", None)
+            why = why or (skip(task) if skip else None)
             if why is None:
                 return mod
             reasons.append(f"{cand}: {why}")

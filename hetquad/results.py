@@ -1,0 +1,217 @@
+"""A sweep directory on disk: chunk files, the manifest, the run table and the trajectories.
+
+Layout of ``DIR``::
+
+    manifest.json          config (canonical), its hash, package versions, chunk keys, status
+    chunks/KEY.parquet     one finished chunk: one row per run, trajectories as list columns
+    chunks/KEY.sha256      SHA-256 of KEY.parquet, written after it (a chunk is done iff both agree)
+    results.parquet        the run table (one row per run, no trajectories)
+    trajectories.nc        xarray Dataset, dims (run, step, block), axis values as coordinates
+
+Columns of the run table: the swept axes (problem parameters, swept optimizer hyper-parameters),
+``run_id`` (hash of the run's config), ``problem``, ``optimizer`` (the config label),
+``optimizer_type``, ``hyper`` (JSON), ``lr``, ``lr_source`` ('fixed' | 'tuned'), ``tune_table``
+(JSON of the lr search), ``seed`` (initial point), ``problem_seed`` (instance), ``status`` ('ok' |
+'diverged' | 'failed') and ``reason``, ``stop_reason``, ``iterations`` (updates made),
+``iterations_to_tol`` (exact first update with loss ≤ tol·loss₀; inf if never, NaN unless ok),
+``final_loss``, ``final_loss_ratio``, ``wall_time`` and ``time_to_tol`` (seconds; the batch's
+engine time apportioned by updates), ``engine``, ``bound``, ``bound_iterations``, ``bound_slack``
+(``hetquad.sweep.bound_check``; NaN with the reason in ``bound`` where no bound applies).
+
+Every file is written atomically (temp file in the same folder, then ``os.replace``), so a sweep
+killed at any moment leaves only whole files; a chunk whose checksum does not match is recomputed.
+``load(DIR)`` returns ``(table, dataset)``; ``pd.read_parquet`` and ``xr.open_dataset`` on the two
+files are equivalent.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+MANIFEST = "manifest.json"
+TABLE = "results.parquet"
+TRAJECTORIES = "trajectories.nc"
+CHUNKS = "chunks"
+TRAJECTORY_COLUMNS = ("loss", "grad_norm", "block_grad_norm")
+
+
+def write_atomic(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- manifest --------------------------------------------------------------------------------------
+def read_manifest(directory) -> dict | None:
+    """The manifest of ``directory``, or ``None`` if there is none."""
+    path = Path(directory) / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); remove it or use --force") from None
+
+
+def write_manifest(directory, manifest: dict) -> None:
+    write_atomic(Path(directory) / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+
+# -- chunks ----------------------------------------------------------------------------------------
+def chunk_path(directory, key: str) -> Path:
+    return Path(directory) / CHUNKS / f"{key}.parquet"
+
+
+def rows_to_parquet(rows: list[dict], *, key: str) -> bytes:
+    """Serialise a chunk's rows (dicts, trajectories as 1-D/2-D arrays) to Parquet bytes."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame([{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in r.items()}
+                          for r in rows])
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"hetquad_chunk": key.encode()})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def write_chunk(directory, key: str, data: bytes) -> Path:
+    """Store a finished chunk: the Parquet file, then its checksum (both atomic)."""
+    path = chunk_path(directory, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data)
+    write_atomic(path.with_suffix(".sha256"), sha256(data).encode())
+    return path
+
+
+def chunk_is_valid(directory, key: str) -> bool:
+    """True iff the chunk file and its checksum exist and agree, and the file names this chunk."""
+    import pyarrow.parquet as pq
+
+    path = chunk_path(directory, key)
+    digest = path.with_suffix(".sha256")
+    if not (path.exists() and digest.exists()):
+        return False
+    data = path.read_bytes()
+    if sha256(data) != digest.read_text().strip():
+        return False
+    try:
+        meta = pq.read_schema(io.BytesIO(data)).metadata or {}
+    except Exception:  # noqa: BLE001 — any unreadable file is simply recomputed
+        return False
+    return meta.get(b"hetquad_chunk", b"").decode() == key
+
+
+def read_chunks(directory, keys) -> "pd.DataFrame":
+    """All rows of the given chunks (with trajectory list columns), in ``keys`` order."""
+    import pandas as pd
+
+    frames = [pd.read_parquet(chunk_path(directory, k)) for k in keys]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def netcdf_engine() -> str:
+    """'h5netcdf' (netCDF4/HDF5) when h5py is installed, else 'scipy' (netCDF3, always present).
+
+    h5netcdf ≥ 1.8 no longer pulls in h5py, so the declared dependency alone cannot write;
+    ``xr.open_dataset`` reads either format without being told which.
+    """
+    import importlib.util
+    return "h5netcdf" if importlib.util.find_spec("h5py") is not None else "scipy"
+
+
+# -- the assembled results -------------------------------------------------------------------------
+def assemble(directory, keys, *, axes, steps) -> tuple:
+    """Write ``results.parquet`` and ``trajectories.nc`` from the chunks; return ``(table, dataset)``.
+
+    Parameters
+    ----------
+    directory : path
+    keys : chunk keys in plan order (rows keep that order)
+    axes : names of the swept columns, stored as coordinates along ``run``
+    steps : (R,) recorded step indices (the ``step`` coordinate)
+    """
+    rows = read_chunks(directory, keys)
+    table = rows.drop(columns=[c for c in TRAJECTORY_COLUMNS if c in rows.columns])
+    buf = io.BytesIO()
+    table.to_parquet(buf, index=False)
+    write_atomic(Path(directory) / TABLE, buf.getvalue())
+    dataset = trajectories(rows, axes=axes, steps=steps)
+    write_atomic(Path(directory) / TRAJECTORIES, dataset.to_netcdf(engine=netcdf_engine()))
+    return table, dataset
+
+
+def _stack(column, n_steps: int, n_blocks: int | None = None) -> np.ndarray:
+    """Ragged per-run lists → one NaN-padded array (failed runs have no trajectory; problems
+    with fewer blocks leave the extra blocks NaN)."""
+    shape = (len(column), n_steps) + (() if n_blocks is None else (n_blocks,))
+    out = np.full(shape, np.nan)
+    for i, x in enumerate(column):
+        if x is None or len(x) == 0:
+            continue
+        arr = np.stack([np.asarray(r, dtype=float) for r in x])
+        out[(i, *(slice(0, n) for n in arr.shape))] = arr
+    return out
+
+
+def trajectories(rows, *, axes, steps) -> "xr.Dataset":
+    """The runs' trajectories as a Dataset with dims (run, step[, block]) and run coordinates."""
+    import xarray as xr
+
+    steps = np.asarray(steps, dtype=np.int64)
+    coords = {"run": rows["run_id"].to_numpy(dtype=str), "step": steps}
+    for name in [*axes, "optimizer", "optimizer_type", "lr", "seed", "status"]:
+        if name in rows.columns:
+            col = rows[name].to_numpy()
+            coords[name] = ("run", col.astype(str) if col.dtype == object else col)
+    data = {"loss": (("run", "step"), _stack(rows["loss"], steps.size)),
+            "grad_norm": (("run", "step"), _stack(rows["grad_norm"], steps.size))}
+    if "block_grad_norm" in rows.columns and rows["block_grad_norm"].notna().any():
+        n_blocks = int(rows["n_blocks_recorded"].max())
+        data["block_grad_norm"] = (("run", "step", "block"),
+                                   _stack(rows["block_grad_norm"], steps.size, n_blocks))
+        coords["block"] = np.arange(n_blocks)
+    ds = xr.Dataset(data, coords=coords)
+    ds["loss"].attrs["long_name"] = "loss ℓ(w_t) at the recorded steps (NaN after the run stopped)"
+    ds["grad_norm"].attrs["long_name"] = "‖∇ℓ(w_t)‖"
+    return ds
+
+
+def load(directory) -> tuple:
+    """The results of a finished sweep: ``(table, dataset)``.
+
+    ``table`` is a ``pandas.DataFrame`` with one row per run (axis values, optimizer, lr, seed,
+    status/reason, iterations_to_tol, final_loss, stop_reason, wall_time, bound slack); ``dataset``
+    is an ``xarray.Dataset`` with dims ``run``, ``step`` (and ``block`` when per-block norms were
+    recorded), fully loaded into memory (the file is closed).
+    """
+    import pandas as pd
+    import xarray as xr
+
+    directory = Path(directory)
+    missing = [n for n in (TABLE, TRAJECTORIES) if not (directory / n).exists()]
+    if missing:
+        raise FileNotFoundError(f"{directory} holds no finished sweep (missing {', '.join(missing)}); "
+                                "run `hetquad sweep CONFIG --out DIR` first")
+    return pd.read_parquet(directory / TABLE), xr.load_dataset(directory / TRAJECTORIES)

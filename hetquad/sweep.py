@@ -1,0 +1,469 @@
+"""Parallel, resumable parameter sweeps (``hetquad sweep``).
+
+A ``SweepConfig`` (``hetquad.config``) is planned into **chunks**: one problem point × one
+optimizer variant (hyper-parameters and lr, or "tune") × a batch of seeds. A chunk builds its
+problem once and runs all its seeds in one batched ``sims.run`` call, so a compiled kernel and a
+batch of initial points are shared. A chunk is named by the canonical hash of its spec
+(``sims.config_hash``), so a finished chunk is found again whatever else changed.
+
+Execution: in-process (``workers=1``), a local ``ProcessPoolExecutor`` (spawn context, default
+all cores), or a ``dask.distributed`` cluster (``scheduler='tcp://…'``, ``'local'`` for a
+``LocalCluster``, or a ``distributed.Client``). Workers return Parquet bytes; only this process
+writes to the directory (atomic writes, see ``hetquad.results``), so a remote cluster needs no
+shared file system. A lock file with this process's pid keeps two sweeps out of one directory;
+a lock left by a dead process is taken over.
+
+Failures are data: a run whose problem, tuning or simulation raises becomes a row with
+``status='failed'`` and the exception as ``reason``; a run that diverges (``sims.run`` stop
+reason, DESIGN: NaN/inf or loss > 1e12·loss₀) has ``status='diverged'``. Both are stored once and
+not retried by a re-run (delete the chunk file to retry it).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hetquad import results as _results
+from hetquad.config import SweepConfig, build_optimizer
+from hetquad.problems.validation import integer
+
+LOCK = ".lock"
+
+
+# -- planning --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Chunk:
+    """A unit of work: ``spec`` (JSON-ready) fully determines its rows; ``key`` is its hash."""
+
+    key: str
+    spec: dict
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.spec["seeds"])
+
+
+def plan(config: SweepConfig) -> list[Chunk]:
+    """The chunks of ``config`` in a fixed order (points × optimizers × variants × seed batches)."""
+    from hetquad.sims import config_hash
+
+    seeds = list(config.seeds)
+    batches = [seeds[i:i + config.chunk_size] for i in range(0, len(seeds), config.chunk_size)]
+    run = {"steps": config.steps, "tol": config.tol, "engine": config.engine,
+           "record_every": config.record_every, "per_block": config.per_block}
+    chunks = []
+    for point in config.points():
+        for entry in config.optimizers:
+            for hyper, lr in entry.variants():
+                for batch in batches:
+                    spec = {
+                        "problem": {"name": config.problem, "params": {**dict(config.fixed), **point},
+                                    "seed": config.problem_seed},
+                        "axes": point,
+                        "optimizer": {"label": entry.label, "type": entry.type, "hyper": hyper, "lr": lr},
+                        "hyper_axes": config.hyper_axis_names,
+                        "tune": asdict(config.tune) if lr is None else None,
+                        "run": run, "seeds": batch,
+                    }
+                    chunks.append(Chunk(config_hash(spec), spec))
+    return chunks
+
+
+def run_id(spec: dict, seed: int) -> str:
+    """A run's id: the hash of its chunk spec with the seed batch replaced by its own seed, so it
+    does not depend on how seeds were batched."""
+    from hetquad.sims import config_hash
+
+    return config_hash({**spec, "seeds": [int(seed)]})
+
+
+# -- one chunk -------------------------------------------------------------------------------------
+def run_chunk(key: str, spec: dict) -> bytes:
+    """Run a chunk and return its rows as Parquet bytes (``hetquad.results.rows_to_parquet``).
+
+    Never raises for a failing run: the exception becomes the rows' ``reason``.
+    """
+    return _results.rows_to_parquet(chunk_rows(spec), key=key)
+
+
+def chunk_rows(spec: dict) -> list[dict]:
+    """One dict per seed of the chunk (the columns are listed in ``hetquad.results``)."""
+    from hetquad import problems
+
+    opt = spec["optimizer"]
+    base = {"problem": spec["problem"]["name"], **spec["axes"], "optimizer": opt["label"],
+            "optimizer_type": opt["type"], "hyper": json.dumps(opt["hyper"], sort_keys=True),
+            # None where this optimizer lacks the swept hyper-parameter ('lr' is its own column)
+            **{n: opt["hyper"].get(n) for n in spec["hyper_axes"] if n != "lr"}}
+    seeds = [int(s) for s in spec["seeds"]]
+    pseed = spec["problem"]["seed"]
+    try:
+        lr, source, tune_table = learning_rate(spec)
+    except Exception as exc:  # noqa: BLE001 — recorded, not raised
+        return [failed_row(spec, base, s, f"tuning: {_reason(exc)}", lr=math.nan) for s in seeds]
+    base.update(lr_source=source, tune_table=tune_table)
+    groups = {s: [s] for s in seeds} if pseed == "run" else {int(pseed): seeds}
+    rows = []
+    for problem_seed, run_seeds in groups.items():
+        try:
+            p = problems.get(spec["problem"]["name"], seed=problem_seed, **spec["problem"]["params"])
+            rows += simulate(spec, base, p, run_seeds, lr=lr, problem_seed=problem_seed)
+        except Exception as exc:  # noqa: BLE001
+            rows += [failed_row(spec, base, s, _reason(exc), lr=lr, problem_seed=problem_seed) for s in run_seeds]
+    return rows
+
+
+def learning_rate(spec: dict) -> tuple[float, str, str | None]:
+    """(lr, 'fixed' | 'tuned', tune table as JSON or None). Tuning runs ``sims.tune`` on the
+    held-out seed's initial point (and instance, when the instance varies with the seed)."""
+    from hetquad import problems, sims
+
+    opt = spec["optimizer"]
+    if opt["lr"] is not None:
+        return float(opt["lr"]), "fixed", None
+    t = spec["tune"]
+    pseed = t["seed"] if spec["problem"]["seed"] == "run" else spec["problem"]["seed"]
+    p = problems.get(spec["problem"]["name"], seed=pseed, **spec["problem"]["params"])
+    res = sims.tune(p, lambda lr: build_optimizer(opt["type"], opt["hyper"], lr), list(t["lrs"]),
+                    t["steps"], metric=t["metric"], tol=spec["run"]["tol"], seed=t["seed"],
+                    engine=spec["run"]["engine"], record_every=spec["run"]["record_every"])
+    table = [{"lr": lr, "score": s, "stop": list(r)} for lr, s, r in res.table]
+    return res.best_lr, "tuned", json.dumps(table)
+
+
+def simulate(spec: dict, base: dict, problem, seeds: list[int], *, lr: float, problem_seed: int) -> list[dict]:
+    """One batched ``sims.run`` over ``seeds`` (run i starts at ``initial_points(p, 1, seed_i)``,
+    the point ``sims.run(seed=seed_i)`` would use), one row per run."""
+    from hetquad import sims
+
+    r = spec["run"]
+    opt = build_optimizer(spec["optimizer"]["type"], spec["optimizer"]["hyper"], lr)
+    w0 = np.concatenate([sims.initial_points(problem, 1, s) for s in seeds])
+    res = sims.run(problem, opt, r["steps"], w0=w0, engine=r["engine"], tol=r["tol"],
+                   record_every=r["record_every"], per_block=r["per_block"])
+    # the batch shares one engine call: apportion its time by the updates each run made
+    sec_per_step = res.wall_time / max(int(res.iterations.sum()), 1)
+    rows = []
+    for i, seed in enumerate(seeds):
+        stop = res.stop_reason[i]
+        its = int(res.iterations[i])
+        # the engine stops a run at the first update with loss ≤ tol·loss₀, so the hitting time
+        # is exact (not on the recording grid); a run that never got there has T = inf
+        t_tol = float(its) if stop == "tol" else (math.inf if stop == "steps" else math.nan)
+        name, bound_its, slack = bound_check(problem, opt, t_tol, tol=r["tol"], steps=r["steps"], w0=w0[i])
+        blocks = None if res.block_grad_norm is None else res.block_grad_norm[i]
+        rows.append({
+            **row_identity(spec, base, seed, lr=lr, problem_seed=problem_seed),
+            "status": "diverged" if stop == "diverged" else "ok",
+            "reason": (f"diverged at iteration {its} (loss {res.final_loss[i]:.3g})" if stop == "diverged" else None),
+            "stop_reason": stop, "iterations": float(its), "iterations_to_tol": t_tol,
+            "final_loss": float(res.final_loss[i]),
+            "final_loss_ratio": float(res.final_loss[i] / res.loss[i, 0]),
+            "wall_time": sec_per_step * its, "time_to_tol": sec_per_step * t_tol,
+            "engine": res.engine, "bound": name, "bound_iterations": bound_its, "bound_slack": slack,
+            "n_blocks_recorded": float(len(problem.sizes)),
+            "loss": res.loss[i], "grad_norm": res.grad_norm[i], "block_grad_norm": blocks,
+        })
+    return rows
+
+
+def row_identity(spec: dict, base: dict, seed: int, *, lr: float, problem_seed) -> dict:
+    return {"run_id": run_id(spec, seed), **base, "lr": float(lr), "seed": int(seed),
+            "problem_seed": float(problem_seed) if problem_seed is not None else math.nan}
+
+
+def failed_row(spec: dict, base: dict, seed: int, reason: str, *, lr: float, problem_seed=None) -> dict:
+    nan = math.nan
+    return {**row_identity(spec, base, seed, lr=lr, problem_seed=problem_seed),
+            "lr_source": base.get("lr_source", "tuned"), "tune_table": base.get("tune_table"),
+            "status": "failed", "reason": reason, "stop_reason": None, "iterations": nan,
+            "iterations_to_tol": nan, "final_loss": nan, "final_loss_ratio": nan, "wall_time": nan,
+            "time_to_tol": nan, "engine": None, "bound": None, "bound_iterations": nan,
+            "bound_slack": nan, "n_blocks_recorded": nan, "loss": None, "grad_norm": None,
+            "block_grad_norm": None}
+
+
+def _reason(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+
+
+# -- bounds ----------------------------------------------------------------------------------------
+def bound_check(problem, optimizer, iterations_to_tol: float, *, tol: float, steps: int | None = None,
+                w0=None) -> tuple[str, float, float]:
+    """(bound name, or why none applies; bound iterations; slack = bound / measured T(tol)).
+
+    slack ≥ 1: the measured T(tol) respects the upper bound; < 1: violated. A run that never
+    reached tol has slack 0 when the bound promised it within ``steps``, else NaN (undecided).
+    Wired bounds, taken from ``hetquad.theory`` when it provides them:
+
+    - GD: ``theory.gd_rate(p[, lr=η])`` (THEORY §2: T(ε) ≤ iters(ρ, ε));
+    - the Adam theorem variant (``Adam.theorem_variant``): ``theory.adam_variant_rate(p, w0[, lr=η])``
+      (THEORY §4, the bound depends on w0).
+
+    A bound that exists only at its own lr (no ``lr`` keyword) applies only to runs at that lr.
+    Every other optimizer gets NaN and the reason in ``bound``.
+    """
+    from hetquad import sims
+    from hetquad.problems.quadratic import BlockQuadratic
+
+    nan = math.nan
+    if not isinstance(problem, BlockQuadratic):
+        return "n/a: not a block quadratic", nan, nan
+    if type(optimizer) is sims.GD:
+        fn_name, args = "gd_rate", (problem,)
+    elif type(optimizer) is sims.Adam and optimizer == sims.Adam.theorem_variant(optimizer.lr) and w0 is not None:
+        fn_name, args = "adam_variant_rate", (problem, np.asarray(w0))
+    else:
+        return f"n/a: no iteration bound for {optimizer.name} with these hyper-parameters", nan, nan
+    from hetquad import theory
+    fn = getattr(theory, fn_name, None)
+    if fn is None:
+        return f"n/a: hetquad.theory.{fn_name} not available", nan, nan
+    import inspect
+    takes_lr = "lr" in inspect.signature(fn).parameters
+    b = fn(*args, lr=float(optimizer.lr)) if takes_lr else fn(*args)
+    if not math.isclose(float(b.lr), float(optimizer.lr), rel_tol=1e-9):
+        return (f"n/a: theory.{fn_name} holds at lr = {float(b.lr):.6g}, the run used {optimizer.lr:.6g}",
+                nan, nan)
+    its = float(b.iterations(tol))
+    if math.isinf(iterations_to_tol):
+        slack = 0.0 if steps is not None and its <= steps else nan
+    else:
+        slack = its / iterations_to_tol if iterations_to_tol > 0 else math.inf
+    return f"theory.{fn_name}", its, slack
+
+
+# -- the directory lock ----------------------------------------------------------------------------
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def directory_lock(directory):
+    """Hold ``DIR/.lock`` (our pid) for the block; a lock whose pid is dead is taken over."""
+    path = Path(directory) / LOCK
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text().strip() or 0)
+            except (ValueError, FileNotFoundError):
+                pid = 0
+            if pid > 0 and _alive(pid) and pid != os.getpid():
+                raise ValueError(f"{directory} is in use by another sweep (pid {pid}); wait for it, "
+                                 f"or delete {path} if that process is not a hetquad sweep") from None
+            path.unlink(missing_ok=True)  # stale: its owner is gone
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        break
+    else:
+        raise ValueError(f"could not take the lock {path}; another process keeps re-creating it")
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+# -- executors -------------------------------------------------------------------------------------
+def _worker_init() -> None:
+    """One numba thread per pool process: the pool already uses every core."""
+    try:
+        import numba
+        numba.set_num_threads(1)
+    except Exception:  # noqa: BLE001 — numba missing or threads fixed: harmless
+        pass
+
+
+def _serial(chunks):
+    for c in chunks:
+        yield c, run_chunk(c.key, c.spec)
+
+
+def _pool(chunks, workers: int):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_init) as ex:
+        futures = {ex.submit(run_chunk, c.key, c.spec): c for c in chunks}
+        try:
+            for f in as_completed(futures):
+                yield futures[f], f.result()
+        finally:
+            for f in futures:
+                f.cancel()
+
+
+def _dask(chunks, scheduler, workers: int):
+    from distributed import Client, LocalCluster, as_completed
+
+    own = []
+    if isinstance(scheduler, Client):
+        client = scheduler
+    elif scheduler == "local":
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+        own = [client, cluster]
+    else:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise ValueError(f"cannot reach the dask scheduler at {scheduler!r}: {exc}") from None
+        own = [client]
+    try:
+        futures = {client.submit(run_chunk, c.key, c.spec, key=f"hetquad-chunk-{c.key}", pure=False): c
+                   for c in chunks}
+        for f in as_completed(futures):
+            yield futures[f], f.result()
+    finally:
+        for thing in own:
+            thing.close()
+
+
+def executor(chunks, *, workers: int, scheduler=None):
+    """Yield ``(chunk, parquet bytes)`` as chunks finish, on the chosen backend."""
+    if not chunks:
+        return iter(())
+    if scheduler is not None:
+        return _dask(chunks, scheduler, workers)
+    if workers == 1 or len(chunks) <= 1:
+        return _serial(chunks)
+    return _pool(chunks, workers)
+
+
+# -- the sweep -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SweepSummary:
+    """What a sweep did: run counts by status, failure reasons, chunks computed/skipped."""
+
+    directory: Path
+    runs: int
+    ok: int
+    diverged: int
+    failed: int
+    reasons: tuple          # ((status, reason, count), ...) most common first
+    chunks_computed: int
+    chunks_skipped: int
+    chunks_corrupt: int
+    wall_time: float
+
+    def lines(self) -> list[str]:
+        out = [f"{self.runs} runs in {self.directory}: {self.ok} ok, {self.diverged} diverged, "
+               f"{self.failed} failed ({self.chunks_computed} chunks computed, {self.chunks_skipped} "
+               f"reused, {self.chunks_corrupt} corrupt recomputed; {self.wall_time:.1f} s)"]
+        out += [f"  {n} × {status}: {reason}" for status, reason, n in self.reasons]
+        return out
+
+
+def manifest_for(config: SweepConfig, chunks: list[Chunk], *, status: str, created: str | None = None) -> dict:
+    import hetquad
+    from hetquad.sims import config_hash, versions
+
+    cfg = config.to_dict()
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return {"config": cfg, "config_hash": config_hash(cfg), "hetquad_version": hetquad.__version__,
+            "versions": versions(), "chunks": [c.key for c in chunks], "n_runs": config.n_runs(),
+            "axes": config.axis_names, "hyper_axes": config.hyper_axis_names,
+            "steps_recorded": _recorded_steps(config), "status": status,
+            "created": created or now, "updated": now}
+
+
+def _recorded_steps(config: SweepConfig) -> list[int]:
+    from hetquad.sims.run import record_steps
+    return record_steps(config.steps, config.record_every).tolist()
+
+
+def execute(config: SweepConfig, out, *, workers: int | None = None, scheduler=None, resume: bool = False,
+            force: bool = False, progress: bool = True) -> SweepSummary:
+    """Run (or finish) the sweep ``config`` in directory ``out``.
+
+    Parameters
+    ----------
+    config : SweepConfig
+    out : path
+        The sweep directory (created if missing).
+    workers : int >= 1, optional
+        Local processes (default: all cores); 1 runs in this process. With a ``LocalCluster``
+        (``scheduler='local'``) the number of its workers.
+    scheduler : str or distributed.Client, optional
+        'tcp://host:port' of a dask scheduler, 'local' for a new ``LocalCluster``, or a client.
+    resume : bool
+        Require ``out`` to hold this sweep already (a plain re-run resumes too).
+    force : bool
+        Accept a different config in ``out`` (its finished chunks are still reused where their
+        hash matches: a chunk's key covers everything that determines its rows).
+    progress : bool
+        Show a progress bar with ETA on stderr.
+
+    Returns
+    -------
+    SweepSummary
+    """
+    if not isinstance(config, SweepConfig):
+        raise TypeError(f"config must be a hetquad.config.SweepConfig, got {type(config).__name__}")
+    if isinstance(scheduler, str) and scheduler != "local" and "://" not in scheduler:
+        raise ValueError(f"scheduler must be 'local' or an address like tcp://HOST:PORT, got {scheduler!r}")
+    workers = (os.cpu_count() or 1) if workers is None else integer("workers", workers, minimum=1)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with directory_lock(out):
+        old = _results.read_manifest(out)
+        chunks = plan(config)
+        new = manifest_for(config, chunks, status="running", created=old and old.get("created"))
+        if old is None and resume:
+            raise ValueError(f"--resume: {out} holds no sweep yet (no {_results.MANIFEST})")
+        if old is not None and old.get("config_hash") != new["config_hash"] and not force:
+            raise ValueError(f"{out} holds a sweep of a different config (hash {old.get('config_hash')} vs "
+                             f"{new['config_hash']}); use another --out, or --force to replace it")
+        _results.write_manifest(out, new)
+        for stale in out.rglob(".*.tmp"):  # half-written files of a killed run (we hold the lock)
+            stale.unlink(missing_ok=True)
+        todo, corrupt = [], 0
+        for c in chunks:
+            if not _results.chunk_is_valid(out, c.key):
+                corrupt += _results.chunk_path(out, c.key).exists()
+                todo.append(c)
+        for chunk, data in _progress(executor(todo, workers=workers, scheduler=scheduler), todo,
+                                     enabled=progress):
+            _results.write_chunk(out, chunk.key, data)
+        table, _ = _results.assemble(out, [c.key for c in chunks], axes=config.axis_names + config.hyper_axis_names,
+                                     steps=new["steps_recorded"])
+        _results.write_manifest(out, {**new, "status": "complete", "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    counts = Counter(table["status"])
+    reasons = Counter((s, r) for s, r in zip(table["status"], table["reason"]) if s != "ok")
+    return SweepSummary(out, len(table), counts.get("ok", 0), counts.get("diverged", 0), counts.get("failed", 0),
+                        tuple((s, r, n) for (s, r), n in reasons.most_common()), len(todo),
+                        len(chunks) - len(todo), corrupt, time.perf_counter() - t0)
+
+
+def _progress(stream, todo, *, enabled: bool):
+    """Pass ``stream`` through, advancing a rich progress bar with ETA once each item is handled."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
+                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                  console=Console(stderr=True), disable=not enabled) as bar:
+        task = bar.add_task("sweep", total=len(todo))
+        for chunk, data in stream:
+            yield chunk, data
+            bar.advance(task)

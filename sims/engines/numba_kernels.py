@@ -1,0 +1,226 @@
+"""Compiled kernels of the numba engine (THEORY §1 quadratic, §3 GD, §4 Adam, §9.2 sign descent).
+
+One parallel entry point, ``advance``, runs a list of *units*. A unit is one *group* of operator
+tiles (a contiguous run of tiles that no Adam-mini partition block crosses, so it evolves
+independently of the rest of the model) times a range of instance columns; it advances ``steps``
+iterations with the iterations innermost, so the tiles H_b of the group stay in cache. Inside a
+unit the state is copied into contiguous scratch of shape (rows, width), instances innermost:
+
+* width > 1 — formulation (a), instance-blocked: the per-step matvecs of the ``width`` instances
+  are one small matrix–matrix product H_b @ E_b (instances as columns);
+* width = 1 — formulation (b), per-(instance, block): column-update matvecs g += H[:, k]·e_k.
+
+Both are the same ``block_product`` helper and accumulate every output over k in the same order
+with separate multiply and add (``fastmath=False``), so they are bit-identical per instance and an
+instance never depends on which other instances share its unit. The optimizer family is an integer
+scalar (GD, SIGN, ADAM; see ``sims.optimizers.Lowered``): one compiled kernel for all of them.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+GD, SIGN, ADAM = 0, 1, 2
+_OPTS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
+
+
+@njit(**_OPTS)
+def block_product(h, hb, e, out, r, n):
+    """out[r:r+n] = H @ e[r:r+n] for (rows, width) scratch; H is the symmetric n × n tile stored
+    row-major in ``h`` from offset ``hb``.
+
+    Every output is summed over k = 0, 1, … with a separate multiply and add, whatever the width,
+    so (a) and (b) agree bit for bit. Four k per pass over the output row (same order, a quarter
+    of the loads and stores). The loops index views with bare loop counters: numba then drops its
+    negative-index select and LLVM vectorizes the innermost loop.
+    """
+    hh = h[hb:hb + n * n].reshape((n, n))
+    ee = e[r:r + n]
+    oo = out[r:r + n]
+    width = e.shape[1]
+    k4 = n - n % 4
+    if width == 1:  # (b): column updates down contiguous rows of H (H[k, j] = H[j, k])
+        for j in range(n):
+            oo[j, 0] = 0.0
+        for k in range(0, k4, 4):
+            x0, x1, x2, x3 = ee[k, 0], ee[k + 1, 0], ee[k + 2, 0], ee[k + 3, 0]
+            for j in range(n):
+                oo[j, 0] = (((oo[j, 0] + hh[k, j] * x0) + hh[k + 1, j] * x1) + hh[k + 2, j] * x2) + hh[k + 3, j] * x3
+        for k in range(k4, n):
+            x0 = ee[k, 0]
+            for j in range(n):
+                oo[j, 0] += hh[k, j] * x0
+        return
+    for j in range(n):  # (a): row j of H times the instance columns of E
+        for c in range(width):
+            oo[j, c] = 0.0
+        for k in range(0, k4, 4):
+            a0, a1, a2, a3 = hh[j, k], hh[j, k + 1], hh[j, k + 2], hh[j, k + 3]
+            for c in range(width):
+                oo[j, c] = (((oo[j, c] + a0 * ee[k, c]) + a1 * ee[k + 1, c]) + a2 * ee[k + 2, c]) + a3 * ee[k + 3, c]
+        for k in range(k4, n):
+            a0 = hh[j, k]
+            for c in range(width):
+                oo[j, c] += a0 * ee[k, c]
+
+
+@njit(**_OPTS)
+def _sign(x):
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return x  # 0 → 0, NaN → NaN (np.sign)
+
+
+@njit(**_OPTS)
+def _update(family, t, w, g, m, v, e, lr, wstar, sq, sq_sum, vids, vcounts, factors, c1, c2,
+            beta1, beta2, eps, v0_g0sq, v_block):
+    """One optimizer step on (rows, width) scratch; also e ← w − w* for the next product.
+
+    ``lr``, ``wstar`` and ``vids`` are per row (coordinate). GD, sign descent and Adam without
+    bias correction use exactly the operations of ``sims.optimizers``; with bias correction Adam
+    applies lr·(f/(1−β1^t)) and √v·(1/√(1−β2^t)) — one division per step instead of two per
+    coordinate (Zen-class vector division and square root cost more than the 2·n_b-flop matvec
+    row of a small block), which moves results by about one ulp per step.
+    """
+    f = factors[t]
+    rows, width = w.shape
+    if family == GD:
+        for i in range(rows):
+            step, ws = f * lr[i], wstar[i]
+            for c in range(width):
+                w[i, c] = w[i, c] - step * g[i, c]
+                e[i, c] = w[i, c] - ws
+    elif family == SIGN:
+        for i in range(rows):
+            step, ws = f * lr[i], wstar[i]
+            for c in range(width):
+                b = beta1 * m[i, c] + (1.0 - beta1) * g[i, c]
+                m[i, c] = b
+                w[i, c] = w[i, c] - step * _sign(b)
+                e[i, c] = w[i, c] - ws
+    else:
+        if v_block:  # block mean of g², summed in coordinate order like np.add.at
+            sq_sum[:] = 0.0
+            for i in range(rows):
+                acc = sq_sum[vids[i]]
+                for c in range(width):
+                    acc[c] += g[i, c] * g[i, c]
+            for i in range(rows):
+                acc, n = sq_sum[vids[i]], vcounts[vids[i]]
+                for c in range(width):
+                    sq[i, c] = acc[c] / n
+        else:
+            for i in range(rows):
+                for c in range(width):
+                    sq[i, c] = g[i, c] * g[i, c]
+        first = v0_g0sq and t == 0
+        scale = f / c1[t]      # f exactly when there is no bias correction (c1 = c2 = 1)
+        inv_c2 = 1.0 / c2[t]   # one division per step instead of one per coordinate
+        for i in range(rows):
+            step, ws = lr[i] * scale, wstar[i]
+            for c in range(width):
+                vi = sq[i, c] if first else v[i, c]
+                mi = beta1 * m[i, c] + (1.0 - beta1) * g[i, c]
+                vi = beta2 * vi + (1.0 - beta2) * sq[i, c]
+                m[i, c] = mi
+                v[i, c] = vi
+                w[i, c] = w[i, c] - step * (mi / (np.sqrt(vi) * inv_c2 + eps))
+                e[i, c] = w[i, c] - ws
+
+
+@njit(**_OPTS)
+def _gradient(e, g, hflat, hoff, toff, t_lo, t_hi, r0):
+    """g = H e over the tiles of one group."""
+    for tt in range(t_lo, t_hi):
+        block_product(hflat, hoff[tt], e, g, toff[tt] - r0, toff[tt + 1] - toff[tt])
+
+
+@njit(**_OPTS)
+def _stats(e2, g2, blk, r0, c0, s, acc, lossp, gsqp):
+    """Per problem block and column: Σ e·g and Σ g² into slot s (summed in coordinate order).
+
+    Sums build in the small contiguous ``acc`` (2, blocks of the group, width) and are written
+    to the (steps, blocks, runs) outputs once per step.
+    """
+    rows, width = e2.shape
+    b0 = blk[r0]
+    acc[:] = 0.0
+    for i in range(rows):
+        al = acc[0, blk[r0 + i] - b0]
+        ag = acc[1, blk[r0 + i] - b0]
+        for c in range(width):
+            al[c] += e2[i, c] * g2[i, c]
+            ag[c] += g2[i, c] * g2[i, c]
+    for b in range(acc.shape[1]):
+        for c in range(width):
+            lossp[s, b0 + b, c0 + c] = acc[0, b, c]
+            gsqp[s, b0 + b, c0 + c] = acc[1, b, c]
+
+
+@njit(**_OPTS)
+def _run_unit(u, prime, W, G, M, V, wstar, lr, hflat, hoff, toff, gtile, blk, vids, vcounts,
+              ug, uc0, uw, usteps, t0, factors, c1, c2, family, beta1, beta2, eps,
+              v0_g0sq, v_block, n_parts, lossp, gsqp):
+    grp = ug[u]
+    t_lo, t_hi = gtile[grp], gtile[grp + 1]
+    r0, r1 = toff[t_lo], toff[t_hi]
+    rows, c0, width = r1 - r0, uc0[u], uw[u]
+    w = np.empty((rows, width))
+    g = np.empty((rows, width))
+    m = np.empty((rows, width))
+    v = np.empty((rows, width))
+    e = np.empty((rows, width))
+    sq = np.empty((rows, width))
+    sq_sum = np.empty((n_parts if v_block else 1, width))
+    acc = np.empty((2, blk[r1 - 1] - blk[r0] + 1, width))
+    lrg, wsg, vg = lr[r0:r1], wstar[r0:r1], vids[r0:r1]
+    for i in range(rows):
+        for c in range(width):
+            w[i, c] = W[r0 + i, c0 + c]
+            g[i, c] = G[r0 + i, c0 + c]
+            m[i, c] = M[r0 + i, c0 + c]
+            v[i, c] = V[r0 + i, c0 + c]
+    if prime:
+        for i in range(rows):
+            for c in range(width):
+                e[i, c] = w[i, c] - wsg[i]
+        _gradient(e, g, hflat, hoff, toff, t_lo, t_hi, r0)
+        _stats(e, g, blk, r0, c0, 0, acc, lossp, gsqp)
+    for s in range(usteps[u]):
+        _update(family, t0 + s, w, g, m, v, e, lrg, wsg, sq, sq_sum, vg, vcounts, factors, c1, c2,
+                beta1, beta2, eps, v0_g0sq, v_block)
+        _gradient(e, g, hflat, hoff, toff, t_lo, t_hi, r0)
+        _stats(e, g, blk, r0, c0, s, acc, lossp, gsqp)
+    for i in range(rows):
+        for c in range(width):
+            W[r0 + i, c0 + c] = w[i, c]
+            G[r0 + i, c0 + c] = g[i, c]
+            M[r0 + i, c0 + c] = m[i, c]
+            V[r0 + i, c0 + c] = v[i, c]
+
+
+@njit(parallel=True, **_OPTS)
+def advance(prime, W, G, M, V, wstar, lr, hflat, hoff, toff, gtile, blk, vids, vcounts,
+            ug, uc0, uw, usteps, t0, factors, c1, c2, family, beta1, beta2, eps,
+            v0_g0sq, v_block, n_parts, lossp, gsqp, loss_tot, gsq_tot):
+    """Run every unit, then sum the per-block statistics of every run and step over blocks.
+
+    Units touch disjoint state and every sum has a fixed order, so the result does not depend on
+    thread scheduling. ``prime`` first computes g = H(w − w*) and its statistics into slot 0.
+    """
+    for u in prange(ug.size):
+        _run_unit(u, prime, W, G, M, V, wstar, lr, hflat, hoff, toff, gtile, blk, vids, vcounts,
+                  ug, uc0, uw, usteps, t0, factors, c1, c2, family, beta1, beta2, eps,
+                  v0_g0sq, v_block, n_parts, lossp, gsqp)
+    n_slots, n_blocks, n_runs = lossp.shape
+    for c in prange(n_runs):
+        for s in range(n_slots):
+            a = 0.0
+            b = 0.0
+            for k in range(n_blocks):
+                a += lossp[s, k, c]
+                b += gsqp[s, k, c]
+            loss_tot[s, c] = 0.5 * a
+            gsq_tot[s, c] = b

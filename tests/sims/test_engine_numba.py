@@ -1,0 +1,172 @@
+"""Kernel-specific behaviour of the numba engine, against the numpy engine (the truth).
+
+The cross-engine optimizer table lives in test_optimizers.py; here: chunking and rollback, stop
+rules, divergence isolation, both formulations, groups of tiles for Adam-mini partitions,
+determinism across thread counts.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from hetquad import sims
+from hetquad.problems.quadratic import block_quadratic, coupled
+from hetquad.sims.engines import numba as nb_engine
+from hetquad.sims.optimizers import GD, Adam, AdamMini, BlockwiseGD, RMSProp, SignSGD, Signum
+
+RTOL = 1e-10
+
+
+@pytest.fixture(scope="module")
+def problem():
+    eigs = [np.linspace(1.0, 10.0, 5), np.geomspace(0.5, 80.0, 7), np.linspace(0.3, 3.0, 4)]
+    return block_quadratic(eigs, seed=3)
+
+
+def _close(a, b, rtol=RTOL):
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=0, equal_nan=True)
+
+
+def _agree(a, b):
+    """Two Results agree to RTOL with identical stop decisions."""
+    assert a.engine == "numba" and b.engine == "numpy"
+    assert a.stop_reason == b.stop_reason
+    np.testing.assert_array_equal(a.iterations, b.iterations)
+    np.testing.assert_array_equal(np.isnan(a.loss), np.isnan(b.loss))
+    _close(a.loss, b.loss)
+    _close(a.grad_norm, b.grad_norm)
+    _close(a.final_loss, b.final_loss)
+    scale = np.abs(b.w_final).max()
+    np.testing.assert_allclose(a.w_final, b.w_final, rtol=0, atol=RTOL * scale)
+    if b.block_grad_norm is not None:
+        _close(a.block_grad_norm, b.block_grad_norm)
+
+
+def _both(problem, opt, steps, **kw):
+    return (sims.run(problem, opt, steps, engine="numba", **kw),
+            sims.run(problem, opt, steps, engine="numpy", **kw))
+
+
+def _identical(a, b):
+    for name in ("loss", "grad_norm", "iterations", "final_loss", "w_final"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.stop_reason == b.stop_reason
+    if a.block_grad_norm is not None:
+        np.testing.assert_array_equal(a.block_grad_norm, b.block_grad_norm)
+
+
+@pytest.fixture
+def formulation(monkeypatch):
+    def force(which):
+        monkeypatch.setattr(nb_engine, "_FORCE", which)
+    return force
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(nb_engine, "MAX_CHUNK", 7)  # many chunk boundaries and rollbacks
+
+
+OPTIMIZERS = [
+    GD(lr=0.02), BlockwiseGD(lrs=(0.15, 0.02, 0.5)), SignSGD(lr=1e-3), Signum(lr=1e-3, momentum=0.8),
+    Adam(lr=1e-2), AdamMini(lr=1e-2), RMSProp(lr=1e-3, eps=1e-6), Adam.theorem_variant(1e-3),
+    AdamMini.theorem_variant(1e-3),
+]
+
+
+@pytest.mark.parametrize("opt", OPTIMIZERS, ids=lambda o: o.name + ("-thm" if o.eps == 0 else "")
+                         if hasattr(o, "eps") else o.name)
+def test_every_family_matches_numpy_per_block(problem, opt, small_chunks):
+    _agree(*_both(problem, opt, 40, batch=6, seed=2, per_block=True))
+
+
+def test_tol_stop_mid_chunk_rolls_back_to_the_stop_state(problem, small_chunks):
+    a, b = _both(problem, GD(lr=0.02), 400, batch=5, tol=1e-3, per_block=True)
+    assert set(b.stop_reason) == {"tol"}  # the test means something only if runs stop
+    assert np.all(b.iterations < 400) and len(set(b.iterations.tolist())) > 1
+    assert np.any(b.iterations % 7 != 0)  # at least one stop strictly inside a chunk
+    _agree(a, b)
+    # the frozen state is the state at the stop step: its loss is the final loss
+    _close(problem.loss(a.w_final), a.final_loss, rtol=1e-12)
+
+
+def test_record_every_grid(problem):
+    a, b = _both(problem, Adam(lr=1e-2), 50, batch=3, record_every=7)
+    np.testing.assert_array_equal(a.steps, [0, 7, 14, 21, 28, 35, 42, 49, 50])
+    _agree(a, b)
+
+
+def test_coupled_problem_one_dense_tile(problem):
+    p = coupled(problem, strength=0.5, seed=1)
+    assert len(p.operator_blocks) == 1 and len(p.sizes) == 3
+    _agree(*_both(p, Adam(lr=1e-2), 30, batch=4, per_block=True))
+    _agree(*_both(p, AdamMini(lr=1e-2), 30, batch=4, per_block=True))
+
+
+def test_adam_mini_partition_across_tiles(problem, small_chunks):
+    d = problem.d
+    ids = np.arange(d) % 3  # every partition block spans all three tiles
+    assert nb_engine._groups(np.array([0, 5, 12, 16]), ids).tolist() == [0, 3]
+    _agree(*_both(problem, AdamMini(lr=1e-2, partition=ids), 30, batch=4, per_block=True))
+
+
+def test_groups_merge_only_the_tiles_a_partition_block_joins():
+    toff = np.array([0, 2, 4, 6, 8])
+    ids = np.array([0, 0, 1, 2, 1, 3, 4, 4])  # block 1 joins tiles 1 and 2; tiles 0 and 3 alone
+    assert nb_engine._groups(toff, ids).tolist() == [0, 1, 3, 4]
+    assert nb_engine._groups(toff, None).tolist() == [0, 1, 2, 3, 4]
+
+
+def _diagonal_problem():
+    return block_quadratic([np.array([1.0, 2.0, 4.0]), np.array([0.5, 3.0, 10.0])], rotation="identity")
+
+
+def test_divergence_is_isolated(formulation):
+    p = _diagonal_problem()
+    opt = GD(lr=0.35)  # 0.35·10 = 3.5 > 2: only the λ = 10 coordinate diverges
+    w0 = np.random.default_rng(0).standard_normal((6, p.d))
+    w0[:, -1] = 0.0
+    w0[2, -1] = 1.0  # run 2 has mass on the unstable direction
+    for which in ("a", "b"):
+        formulation(which)
+        full = sims.run(p, opt, 60, w0=w0, engine="numba")
+        rest = sims.run(p, opt, 60, w0=np.delete(w0, 2, axis=0), engine="numba")
+        assert full.stop_reason[2] == "diverged"
+        assert full.stop_reason[:2] + full.stop_reason[3:] == ("steps",) * 5
+        keep = [0, 1, 3, 4, 5]
+        for name in ("loss", "grad_norm", "final_loss", "w_final", "iterations"):
+            np.testing.assert_array_equal(getattr(full, name)[keep], getattr(rest, name), err_msg=name)
+        ref = sims.run(p, opt, 60, w0=w0, engine="numpy")
+        assert ref.iterations[2] == full.iterations[2] < 60
+        assert full.final_loss[2] > 1e12 * full.loss[2, 0]
+        assert np.all(np.isnan(full.loss[2, full.iterations[2] + 1:]))
+
+
+def test_formulations_are_bit_identical(problem, formulation):
+    out = {}
+    for which in ("a", "b"):
+        formulation(which)
+        out[which] = sims.run(problem, AdamMini(lr=1e-2), 60, batch=9, tol=1e-2, per_block=True)
+    assert out["a"].engine == "numba"
+    _identical(out["a"], out["b"])
+
+
+def test_deterministic_across_calls_and_thread_counts(problem):
+    run = lambda: sims.run(problem, Adam(lr=1e-2), 80, batch=16, per_block=True, engine="numba")
+    first, second = run(), run()
+    _identical(first, second)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        _identical(first, run())
+    finally:
+        numba.set_num_threads(threads)
+
+
+def test_auto_picks_numba_and_leaves_noise_to_numpy(problem):
+    assert sims.run(problem, GD(lr=0.01), 5, engine="auto").engine == "numba"
+    noisy = sims.run(problem, GD(lr=0.01), 5, engine="auto", noise=sims.GaussianNoise(sigma=0.1))
+    assert noisy.engine == "numpy"
+    with pytest.raises(ValueError, match="noise"):
+        sims.run(problem, GD(lr=0.01), 5, engine="numba", noise=sims.GaussianNoise(sigma=0.1))
