@@ -3,7 +3,6 @@ resume, corrupt chunks, changed configs, failures as rows, the lock, and the das
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
