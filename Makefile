@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 
 test: setup
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+	$(BIN)/hetquad check --quick
 
 figures: setup
 	$(BIN)/hetquad figures

@@ -5,8 +5,8 @@
 """
 __version__ = "0.1.0"
 
-from . import problems, sims  # noqa: E402  (subpackages need __version__ first)
+from . import problems, sims, theory  # noqa: E402  (subpackages need __version__ first)
 
-__all__ = ["problems", "sims", "__version__"]
+__all__ = ["problems", "sims", "theory", "__version__"]
 from .results import load  # noqa: E402  (a sweep directory → (table, dataset))
 __all__ += ["load"]

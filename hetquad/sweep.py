@@ -205,11 +205,15 @@ def bound_check(problem, optimizer, iterations_to_tol: float, *, tol: float, ste
     reached tol has slack 0 when the bound promised it within ``steps``, else NaN (undecided).
     Wired bounds, taken from ``hetquad.theory`` when it provides them:
 
-    - GD: ``theory.gd_rate(p[, lr=η])`` (THEORY §2: T(ε) ≤ iters(ρ, ε));
-    - the Adam theorem variant (``Adam.theorem_variant``): ``theory.adam_variant_rate(p, w0[, lr=η])``
-      (THEORY §4, the bound depends on w0).
+    - GD: ``theory.gd_rate(p, lr=η)`` (THEORY §2: T(ε) ≤ iters(ρ(η), ε));
+    - blockwise GD at the per-block optimal steps (``BlockwiseGD.optimal(p)``):
+      ``theory.blockwise_gd_rate(p)`` (THEORY §3);
+    - the Adam theorem variant (``Adam.theorem_variant``): ``theory.adam_variant_rate(p, w0, lr=η)``
+      (THEORY §4, the bound depends on w0);
+    - the Adam-mini theorem variant on the problem's blocks (``AdamMini.theorem_variant``):
+      ``theory.adam_mini_variant_rate(p, w0, lr=η)`` (THEORY §4).
 
-    A bound that exists only at its own lr (no ``lr`` keyword) applies only to runs at that lr.
+    A bound that exists only at its own lr (blockwise GD) applies only to runs at that lr.
     Every other optimizer gets NaN and the reason in ``bound``.
     """
     from hetquad import sims
@@ -218,22 +222,25 @@ def bound_check(problem, optimizer, iterations_to_tol: float, *, tol: float, ste
     nan = math.nan
     if not isinstance(problem, BlockQuadratic):
         return "n/a: not a block quadratic", nan, nan
+    from hetquad import theory
+
+    if getattr(optimizer, "schedule", sims.Constant()) != sims.Constant():
+        return "n/a: the bounds hold for a constant step (schedule given)", nan, nan
     if type(optimizer) is sims.GD:
-        fn_name, args = "gd_rate", (problem,)
+        fn_name, b = "gd_rate", theory.gd_rate(problem, lr=float(optimizer.lr))
+    elif type(optimizer) is sims.BlockwiseGD and problem.is_block_diagonal:
+        fn_name, b = "blockwise_gd_rate", theory.blockwise_gd_rate(problem)
+        lrs = np.asarray(optimizer.lrs) * float(optimizer.lr)
+        if lrs.size != len(b.block_lrs) or not np.allclose(lrs, b.block_lrs, rtol=1e-9, atol=0):
+            return "n/a: theory.blockwise_gd_rate holds at the per-block optimal lrs only", nan, nan
     elif type(optimizer) is sims.Adam and optimizer == sims.Adam.theorem_variant(optimizer.lr) and w0 is not None:
-        fn_name, args = "adam_variant_rate", (problem, np.asarray(w0))
+        fn_name, b = "adam_variant_rate", theory.adam_variant_rate(problem, np.asarray(w0), lr=float(optimizer.lr))
+    elif (type(optimizer) is sims.AdamMini and optimizer == sims.AdamMini.theorem_variant(optimizer.lr)
+          and w0 is not None):
+        fn_name = "adam_mini_variant_rate"
+        b = theory.adam_mini_variant_rate(problem, np.asarray(w0), lr=float(optimizer.lr))
     else:
         return f"n/a: no iteration bound for {optimizer.name} with these hyper-parameters", nan, nan
-    from hetquad import theory
-    fn = getattr(theory, fn_name, None)
-    if fn is None:
-        return f"n/a: hetquad.theory.{fn_name} not available", nan, nan
-    import inspect
-    takes_lr = "lr" in inspect.signature(fn).parameters
-    b = fn(*args, lr=float(optimizer.lr)) if takes_lr else fn(*args)
-    if not math.isclose(float(b.lr), float(optimizer.lr), rel_tol=1e-9):
-        return (f"n/a: theory.{fn_name} holds at lr = {float(b.lr):.6g}, the run used {optimizer.lr:.6g}",
-                nan, nan)
     its = float(b.iterations(tol))
     if math.isinf(iterations_to_tol):
         slack = 0.0 if steps is not None and its <= steps else nan

@@ -3,6 +3,7 @@ from . import engines, noise, schedules
 from .noise import GaussianNoise, MiniBatch
 from .optimizers import (OPTIMIZERS, Adam, AdamMini, BlockwiseGD, GD, Partition, RMSProp, SignSGD,
                          Signum, block_second_moment, coordinate_second_moment, make, resolve_partition)
+from .adaptive_gd import run_adaptive_gd
 from .result import Result
 from .run import initial_points, run, versions
 from .schedules import Constant, Cosine, Step, Warmup
@@ -14,5 +15,5 @@ __all__ = [
     "Constant", "Step", "Cosine", "Warmup", "GaussianNoise", "MiniBatch", "Result", "run", "tune",
     "TuneResult", "score", "engines", "noise", "schedules", "initial_points", "versions", "Partition",
     "resolve_partition", "coordinate_second_moment", "block_second_moment", "to_dict", "from_dict",
-    "canonical_json", "config_hash",
+    "canonical_json", "config_hash", "run_adaptive_gd",
 ]

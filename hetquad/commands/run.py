@@ -8,17 +8,27 @@ import typer
 
 
 def build(problem: str, sets: list[str], optimizer: str, hyper: list[str], lr: float | None, *, seed: int):
-    """(problem, optimizer spec) from the command-line pieces (``key=value`` strings)."""
-    from hetquad import problems
+    """(problem, optimizer spec) from the command-line pieces (``key=value`` strings).
+
+    Without ``--lr``: GD runs at its optimal constant step 2/(L+μ) (``theory.gd_rate``), blockwise
+    GD at the per-block optimal steps (``BlockwiseGD.optimal``, THEORY §3); other optimizers need
+    ``--lr`` (or ``hetquad tune``).
+    """
+    from hetquad import problems, sims, theory
     from hetquad.config import build_optimizer, default_lr, optimizer_type, parse_assignment
 
     kind = optimizer_type(optimizer)
+    p = problems.get(problem, seed=seed, **dict(parse_assignment(s) for s in sets))
+    hyper_kw = dict(parse_assignment(h) for h in hyper)
+    if lr is None and kind == "gd":
+        lr = theory.gd_rate(p).lr
+    elif lr is None and kind == "blockwise-gd" and "lrs" not in hyper_kw:
+        hyper_kw["lrs"] = list(sims.BlockwiseGD.optimal(p).lrs)
     if lr is None:
         lr = default_lr(kind)
         if lr is None:
-            raise ValueError(f"--lr is required for optimizer {kind!r}")
-    p = problems.get(problem, seed=seed, **dict(parse_assignment(s) for s in sets))
-    return p, build_optimizer(kind, dict(parse_assignment(h) for h in hyper), lr)
+            raise ValueError(f"--lr is required for optimizer {kind!r} (find one with `hetquad tune`)")
+    return p, build_optimizer(kind, hyper_kw, lr)
 
 
 def summary_lines(res, problem, optimizer, *, tol: float, w0=None) -> list[str]:
@@ -42,11 +52,21 @@ def summary_lines(res, problem, optimizer, *, tol: float, w0=None) -> list[str]:
              f"stop reason: {stops}"]
     checks = [bound_check(problem, optimizer, float(x), tol=tol, steps=int(res.steps[-1]),
                           w0=None if w0 is None else w0[i]) for i, x in enumerate(t)]
-    name, its, _ = checks[0]
-    if np.isfinite(its):
+    name = checks[0][0]
+    its = np.array([c[1] for c in checks])
+    if np.isfinite(its).any() or name.startswith("theory."):
         slack = np.array([c[2] for c in checks])
-        lines.append(f"bound: {name}: T ≤ {its:.0f}; holds for {(slack >= 1).sum()}/{slack.size} runs "
-                     f"(min slack {np.nanmin(slack):.3g})")
+        fin = its[np.isfinite(its)]
+        t_bound = (f"{fin.min():.0f}" if fin.size and fin.min() == fin.max()
+                   else f"{fin.min():.0f}–{fin.max():.0f}" if fin.size else "inf")
+        decided = ~np.isnan(slack)
+        txt = (f"bound: {name}: T ≤ {t_bound}; holds for {(slack >= 1).sum()}/{slack.size} runs, "
+               f"violated by {(slack[decided] < 1).sum()}")
+        if (~decided).any():
+            txt += f", undecided for {(~decided).sum()} (no tol hit and the bound lies beyond --steps)"
+        if decided.any():
+            txt += f"; min slack {np.min(slack[decided]):.3g}"
+        lines.append(txt)
     else:
         lines.append(f"bound: {name}")
     return lines

@@ -28,7 +28,7 @@ def test_run_prints_the_summary_and_plots(tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["run", "--problem", "tau-kapa", "--optimizer", "gd", "--lr", "0.1", "--steps", "5"], "did you mean 'tau-kappa'"),
     (["run", *TAU, "--optimizer", "Adam", "--lr", "0.1", "--steps", "5"], "did you mean 'adam'"),
-    (["run", *TAU, "--optimizer", "gd", "--steps", "5"], "--lr is required"),
+    (["run", *TAU, "--optimizer", "signsgd", "--steps", "5"], "--lr is required"),
     (["run", *TAU, "--set", "kapa=3", "--optimizer", "gd", "--lr", "0.1", "--steps", "5"], "unknown parameter"),
     (["tune", *TAU, "--optimizer", "gd", "--lrs", "1:x:3", "--steps", "5"], "--lrs must be"),
     (["report", "/nonexistent/sweep"], "holds no finished sweep"),
@@ -100,3 +100,38 @@ def test_bound_slack_uses_theory_and_can_fail(monkeypatch, shrink, holds):
             assert (slack >= 1) == holds
     name, _, slack = bound_check(p, sims.Adam(lr=0.1), 10.0, tol=1e-6)
     assert name.startswith("n/a") and np.isnan(slack)
+
+
+def test_bound_slack_for_blockwise_and_theorem_variants():
+    """Every wired optimizer gets its THEORY bound (slack ≥ 1 on real runs); others get 'n/a'."""
+    from hetquad import theory
+    from hetquad.sweep import bound_check
+
+    p = problems.get("tau-kappa", seed=1, tau=0.5, kappa=30, n_blocks=3, block_size=4)
+    w0 = sims.initial_points(p, 3, 7)
+    eta_p = [theory.adam_variant_rate(p, w).lr for w in w0]
+    eta_m = [theory.adam_mini_variant_rate(p, w).lr for w in w0]
+    cases = [("blockwise_gd_rate", lambda i: sims.BlockwiseGD.optimal(p)),
+             ("adam_variant_rate", lambda i: sims.Adam.theorem_variant(eta_p[i])),
+             ("adam_mini_variant_rate", lambda i: sims.AdamMini.theorem_variant(eta_m[i]))]
+    for fn_name, make in cases:
+        for i in range(len(w0)):
+            opt = make(i)
+            res = sims.run(p, opt, 5000, w0=w0[i], engine="numpy", tol=1e-6)
+            assert res.stop_reason == ("tol",)
+            name, its, slack = bound_check(p, opt, float(res.iterations[0]), tol=1e-6, steps=5000, w0=w0[i])
+            assert name == f"theory.{fn_name}" and slack >= 1.0, (fn_name, i, its, slack)
+    half = sims.BlockwiseGD(lrs=tuple(0.5 * x for x in sims.BlockwiseGD.optimal(p).lrs))
+    assert bound_check(p, half, 10.0, tol=1e-6)[0].startswith("n/a")
+    assert bound_check(p, sims.GD(lr=0.01, schedule=sims.Cosine(100)), 10.0, tol=1e-6)[0].startswith("n/a")
+
+
+def test_run_gd_defaults_to_the_optimal_step_and_checks_its_bound(capsys):
+    from hetquad import theory
+
+    code = cli.main(["run", *TAU, "--optimizer", "gd", "--steps", "3000", "--batch", "3", "--engine", "numpy"])
+    out = capsys.readouterr().out
+    p = problems.get("tau-kappa", seed=0, tau=0.5, kappa=20, n_blocks=2, block_size=4)
+    b = theory.gd_rate(p)
+    assert code == 0 and f"lr={b.lr:g}" in out
+    assert f"bound: theory.gd_rate: T ≤ {b.iterations(1e-6):.0f}; holds for 3/3 runs, violated by 0" in out
