@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from hetquad import problems, sims
-from hetquad.problems.preconditioner import kappa_preconditioned
+from hetquad import problems, sims, theory
 
 NAME = "adam-mini-fig4"
 SOURCE = "Zhang et al. 2024, Adam-mini (seed 002), Fig. 4 (§2.1 case study, App. E.2)"
@@ -44,24 +43,15 @@ FIDELITY = {
 N_PLOT = 400  # log-spaced recorded iterations kept for plotting
 
 
-def _rate(kappa) -> np.ndarray:
-    """Per-step error contraction (κ−1)/(κ+1) at the optimal step (THEORY §2)."""
-    kappa = np.asarray(kappa, dtype=float)
-    return (kappa - 1.0) / (kappa + 1.0)
+def theory_bounds(p, w0) -> dict:
+    """Each method's rate bound at its optimal step (THEORY §2–§4), as ``hetquad.theory`` records.
 
-
-def theory_kappas(p, w0) -> dict:
-    """Effective condition numbers behind each method's rate at its optimal step (THEORY §2–§4).
-
-    GD: κ(H); blockwise GD: max_l κ_l; Adam variant: κ(P), D = |g0|; Adam-mini variant:
-    κ(P_mini), D = block RMS of g0 (``sims.block_second_moment``).
+    GD: ``theory.gd_rate`` (κ(H)); blockwise GD: ``theory.blockwise_gd_rate`` (max_l κ_l); Adam
+    variant: ``theory.adam_variant_rate`` (κ(P), D = |g0|); Adam-mini variant:
+    ``theory.adam_mini_variant_rate`` (κ(P_mini), D = block RMS of g0).
     """
-    g0 = p.grad(w0)
-    part = sims.resolve_partition("blocks", p)
-    d_mini = np.sqrt(sims.block_second_moment(g0[None, :], part)[0])
-    return {"gd": p.kappa, "blockwise-gd": float(np.max(p.block_kappas)),
-            "adam-variant": kappa_preconditioned(p, 1.0 / np.abs(g0)),
-            "adam-mini": kappa_preconditioned(p, 1.0 / d_mini)}
+    return {"gd": theory.gd_rate(p), "blockwise-gd": theory.blockwise_gd_rate(p),
+            "adam-variant": theory.adam_variant_rate(p, w0), "adam-mini": theory.adam_mini_variant_rate(p, w0)}
 
 
 def tune_variant(p, make, w0, *, steps: int, lrs=LR_GRID, tol: float = TOL, engine: str = "auto"):
@@ -106,7 +96,7 @@ def _curves(p, opts, w0, steps, keep):
 
 
 def _compare(p, w0, steps, keep, methods):
-    """Curves, iterations, lrs and theory κ per method for one problem and a batch of inits."""
+    """Curves, iterations, lrs, theory κ and rate per method for one problem and a batch of inits."""
     loss, its, lrs = {}, {}, {}
     for name in methods:
         if name == "gd":
@@ -121,8 +111,10 @@ def _compare(p, w0, steps, keep, methods):
             best, _ = tune_variant(p, make, w0, steps=steps)
             loss[name], its[name] = _curves(p, [make(float(b)) for b in best], w0, steps, keep)
             lrs[name] = best
-    kap = np.array([[theory_kappas(p, w)[m] for m in methods] for w in w0])  # (seed, method)
-    return loss, its, lrs, kap
+    recs = [theory_bounds(p, w) for w in w0]
+    kap = np.array([[r[m].kappa for m in methods] for r in recs])  # (seed, method)
+    rate = np.array([[r[m].rate for m in methods] for r in recs])
+    return loss, its, lrs, kap, rate
 
 
 def compute(fidelity: str) -> xr.Dataset:
@@ -133,27 +125,29 @@ def compute(fidelity: str) -> xr.Dataset:
     sub = ("gd", "adam-variant")
     F = {k: np.empty((S,) + s) for k, s in (("loss", (len(full), keep.size)), ("its", (len(full),)),
                                              ("lr", (len(full),)), ("kappa", (len(full),)),
+                                             ("rate", (len(full),)), ("sub_rate", (len(sub),)),
                                              ("sub_loss", (len(sub), keep.size)), ("sub_its", (len(sub),)),
                                              ("sub_lr", (len(sub),)), ("sub_kappa", (len(sub),)))}
     for s in range(S):  # one problem per seed (spectra and rotations differ), one init each
         p = problems.get("adam-mini-fig4", seed=s, block_size=cfg["block_size"])
         w0 = sims.initial_points(p, 1, s)
-        loss, its, lrs, kap = _compare(p, w0, steps, keep, full)
+        loss, its, lrs, kap, rate = _compare(p, w0, steps, keep, full)
         for m, name in enumerate(full):
             F["loss"][s, m], F["its"][s, m], F["lr"][s, m] = loss[name][0], its[name][0], lrs[name][0]
-        F["kappa"][s] = kap[0]
+        F["kappa"][s], F["rate"][s] = kap[0], rate[0]
         p1 = problems.BlockQuadratic((p.blocks[0],), name="adam-mini-fig4 H_1")
         w1 = w0[:, : p.sizes[0]]
-        loss, its, lrs, kap = _compare(p1, w1, steps, keep, sub)
+        loss, its, lrs, kap, rate = _compare(p1, w1, steps, keep, sub)
         for m, name in enumerate(sub):
             F["sub_loss"][s, m], F["sub_its"][s, m], F["sub_lr"][s, m] = loss[name][0], its[name][0], lrs[name][0]
-        F["sub_kappa"][s] = kap[0]
+        F["sub_kappa"][s], F["sub_rate"][s] = kap[0], rate[0]
         if s == 0:
             H = p.hessian()
             H1 = p.blocks[0]
     return xr.Dataset(
         {"loss": (("seed", "optimizer", "iteration"), F["loss"]), "iterations": (("seed", "optimizer"), F["its"]),
          "lr": (("seed", "optimizer"), F["lr"]), "kappa_eff": (("seed", "optimizer"), F["kappa"]),
+         "rate": (("seed", "optimizer"), F["rate"]), "sub_rate": (("seed", "sub_optimizer"), F["sub_rate"]),
          "sub_loss": (("seed", "sub_optimizer", "iteration"), F["sub_loss"]),
          "sub_iterations": (("seed", "sub_optimizer"), F["sub_its"]),
          "sub_lr": (("seed", "sub_optimizer"), F["sub_lr"]),
@@ -175,7 +169,7 @@ def _heatmap(ax, fig, h, title):
     fig.colorbar(im, ax=ax, shrink=0.85, label="|H_ij|")
 
 
-def _loss_panel(ax, data, var, kvar, mvar, names, title):
+def _loss_panel(ax, data, var, rvar, mvar, names, title):
     from . import style
 
     x = data.iteration.values
@@ -184,8 +178,8 @@ def _loss_panel(ax, data, var, kvar, mvar, names, title):
         runs = data[var].sel({mvar: name}).values
         med = float(np.median(its.sel({mvar: name}).values))
         style.band(ax, np.maximum(x, 1), runs, name=name, label=f"{style.label(name)}: median T = {med:.4g}")
-        kap = float(np.median(data[kvar].sel({mvar: name}).values))
-        ax.plot(np.maximum(x, 1), _rate(kap) ** (2 * x), color=style.color(name), linestyle="--", linewidth=0.8)
+        rate = float(np.median(data[rvar].sel({mvar: name}).values))  # median seed's theory rate
+        ax.plot(np.maximum(x, 1), rate ** (2 * x), color=style.color(name), linestyle="--", linewidth=0.8)
     ax.axhline(data.attrs["tol"], color="k", linestyle=":", linewidth=0.7)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -202,10 +196,10 @@ def plot(data: xr.Dataset):
     fig, axes = style.figure(2, 2, width=4.4, height=3.5)
     (ax_h, ax_l), (ax_h1, ax_l1) = axes
     _heatmap(ax_h, fig, data.hessian.values, "(a) |H|: three dense blocks (seed 0)")
-    _loss_panel(ax_l, data, "loss", "kappa_eff", "optimizer", data.optimizer.values.tolist(),
+    _loss_panel(ax_l, data, "loss", "rate", "optimizer", data.optimizer.values.tolist(),
                 "(b) full H; dashed: bound ρ^{2t} at η_P, median seed")
     _heatmap(ax_h1, fig, data.sub_hessian.values, "(c) one dense block H_1 (eigenvalues {1,2,3})")
-    _loss_panel(ax_l1, data, "sub_loss", "sub_kappa_eff", "sub_optimizer", data.sub_optimizer.values.tolist(),
+    _loss_panel(ax_l1, data, "sub_loss", "sub_rate", "sub_optimizer", data.sub_optimizer.values.tolist(),
                 "(d) H_1 alone: single-lr GD vs Adam variant")
     fig.tight_layout()
     return fig

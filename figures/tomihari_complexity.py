@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from hetquad import problems, sims
+from hetquad import problems, sims, theory
 
 NAME = "tomihari-complexity"
 SOURCE = "Tomihari & Sato 2025 (seed 001), Thm. 4.7 / 4.9 (iteration complexity vs L_G, L_P)"
@@ -117,17 +117,19 @@ def tuned_gd(p, w0, *, steps: int, eps: float) -> tuple[np.ndarray, float]:
 
 
 def bounds(p, w0, lg_bar) -> dict:
-    """THEORY §8.3: T ≤ 2ΔL/(α(2−α)ε²) with L = L̄_G (GD), L_G(w0) (GD, at init), L_P (sign)."""
-    delta = p.loss(w0) - 0.0  # ℓ* = 0
-    c = 2.0 * delta / (ALPHA * (2.0 - ALPHA) * EPS ** 2)
-    return {"gd-lg-bar": c * lg_bar, "gd-lg0": c * problems.l_g(p, w0), "sign": c * problems.l_p(p)}
+    """THEORY §8.3 bounds 2Δ(L+δ)/(α(2−α)ε²) per init (``theory.tomihari_bounds``): L = L̄_G
+    (GD, ``lg_bar`` measured along the α/L_G run), L = L_G(w0) (GD, at init) and L = L_P (sign)."""
+    recs = [theory.tomihari_bounds(p, w, EPS, alpha=ALPHA) for w in np.atleast_2d(w0)]
+    return {"gd-lg-bar": np.array([r.gd.bound_for(float(lg)) for r, lg in zip(recs, np.atleast_1d(lg_bar))]),
+            "gd-lg0": np.array([r.gd.bound_for(r.l_g0) for r in recs]),
+            "sign": np.array([r.sign.bound for r in recs])}
 
 
 def _panel(p, W0, steps, noise, tuned_lr=None):
     """Hitting times (G, seed, method), bounds (G, seed, kind) and L̄_G (G, seed)."""
     nG, S, d = W0.shape
     w0 = W0.reshape(-1, d)
-    lr_sign = ALPHA * EPS / (np.sqrt(d) * problems.l_p(p))
+    lr_sign = theory.tomihari_bounds(p, w0[0], EPS, alpha=ALPHA).sign.lr  # αε/(√d(L_P+δ)): same for every w0
     T = np.empty((len(METHODS), nG * S))
     t2, _, lg_bar = hitting_times(p, "gd-lg", w0, steps=steps, eps=EPS, noise=noise)
     T[0] = t2

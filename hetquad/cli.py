@@ -1,7 +1,7 @@
 """The ``hetquad`` command line. Commands live in ``hetquad/commands/`` (one module each).
 
-Errors from bad input (``ValueError``/``TypeError``/``FileNotFoundError``...) print one line on
-stderr and exit 2; ``--debug`` shows the traceback instead.
+Errors from bad input (``ValueError``/``TypeError``/``OSError`` such as a missing file, a full or
+read-only disk) print one line on stderr and exit 2; ``--debug`` shows the traceback instead.
 """
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 for _info in sorted(pkgutil.iter_modules(_commands.__path__), key=lambda m: m.name):
     importlib.import_module(f"{_commands.__name__}.{_info.name}").register(app)
 
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError,
-               NotADirectoryError, KeyError)
+# OSError covers what the user's file system does to us: a missing or unreadable file, an output
+# path that is a file, a read-only or full disk (errno and path in the message).
+USER_ERRORS = (ValueError, TypeError, OSError, KeyError)
 
 
 def main(argv=None) -> int:

@@ -187,7 +187,9 @@ def load(path) -> SweepConfig:
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"malformed TOML in {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"malformed TOML in {path}: {exc}") from None
     return parse(data)

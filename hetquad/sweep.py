@@ -98,11 +98,7 @@ def chunk_rows(spec: dict) -> list[dict]:
     """One dict per seed of the chunk (the columns are listed in ``hetquad.results``)."""
     from hetquad import problems
 
-    opt = spec["optimizer"]
-    base = {"problem": spec["problem"]["name"], **spec["axes"], "optimizer": opt["label"],
-            "optimizer_type": opt["type"], "hyper": json.dumps(opt["hyper"], sort_keys=True),
-            # None where this optimizer lacks the swept hyper-parameter ('lr' is its own column)
-            **{n: opt["hyper"].get(n) for n in spec["hyper_axes"] if n != "lr"}}
+    base = _base(spec)
     seeds = [int(s) for s in spec["seeds"]]
     pseed = spec["problem"]["seed"]
     try:
@@ -119,6 +115,30 @@ def chunk_rows(spec: dict) -> list[dict]:
         except Exception as exc:  # noqa: BLE001
             rows += [failed_row(spec, base, s, _reason(exc), lr=lr, problem_seed=problem_seed) for s in run_seeds]
     return rows
+
+
+def _base(spec: dict) -> dict:
+    """Columns every row of a chunk shares."""
+    opt = spec["optimizer"]
+    return {"problem": spec["problem"]["name"], **spec["axes"], "optimizer": opt["label"],
+            "optimizer_type": opt["type"], "hyper": json.dumps(opt["hyper"], sort_keys=True),
+            # None where this optimizer lacks the swept hyper-parameter ('lr' is its own column)
+            **{n: opt["hyper"].get(n) for n in spec["hyper_axes"] if n != "lr"}}
+
+
+def failed_chunk(chunk, exc: BaseException) -> bytes:
+    """Every run of ``chunk`` as a 'failed' row: its worker raised outside ``chunk_rows``."""
+    lr = chunk.spec["optimizer"]["lr"]
+    rows = [failed_row(chunk.spec, _base(chunk.spec), int(s), f"worker: {_reason(exc)}",
+                       lr=math.nan if lr is None else float(lr)) for s in chunk.spec["seeds"]]
+    return _results.rows_to_parquet(rows, key=chunk.key)
+
+
+def _guarded(chunk) -> bytes:
+    try:
+        return run_chunk(chunk.key, chunk.spec)
+    except Exception as exc:  # noqa: BLE001 — recorded, the sweep goes on
+        return failed_chunk(chunk, exc)
 
 
 def learning_rate(spec: dict) -> tuple[float, str, str | None]:
@@ -300,19 +320,28 @@ def _worker_init() -> None:
 
 def _serial(chunks):
     for c in chunks:
-        yield c, run_chunk(c.key, c.spec)
+        yield c, _guarded(c)
 
 
 def _pool(chunks, workers: int):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_worker_init) as ex:
         futures = {ex.submit(run_chunk, c.key, c.spec): c for c in chunks}
         try:
             for f in as_completed(futures):
-                yield futures[f], f.result()
+                c = futures[f]
+                try:
+                    data = f.result()
+                except BrokenProcessPool:
+                    raise ChildProcessError("a sweep worker process died (killed or out of memory); finished "
+                                            "chunks are saved: re-run the same command to resume") from None
+                except Exception as exc:  # noqa: BLE001 — raised inside the worker: recorded
+                    data = failed_chunk(c, exc)
+                yield c, data
         finally:
             for f in futures:
                 f.cancel()
@@ -338,7 +367,12 @@ def _dask(chunks, scheduler, workers: int):
         futures = {client.submit(run_chunk, c.key, c.spec, key=f"hetquad-chunk-{c.key}", pure=False): c
                    for c in chunks}
         for f in as_completed(futures):
-            yield futures[f], f.result()
+            c = futures[f]
+            try:
+                data = f.result()
+            except Exception as exc:  # noqa: BLE001 — raised inside the worker: recorded
+                data = failed_chunk(c, exc)
+            yield c, data
     finally:
         for thing in own:
             thing.close()
@@ -429,6 +463,8 @@ def execute(config: SweepConfig, out, *, workers: int | None = None, scheduler=N
         raise ValueError(f"scheduler must be 'local' or an address like tcp://HOST:PORT, got {scheduler!r}")
     workers = (os.cpu_count() or 1) if workers is None else integer("workers", workers, minimum=1)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a sweep directory")
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with directory_lock(out):

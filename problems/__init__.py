@@ -21,3 +21,10 @@ from .preconditioner import kappa_preconditioned, r_adam, r_adam_singular
 __all__ += ["givens_block", "target_tau_block", "tau", "tau_range", "tau_rank_one",
             "BlockDensities", "SpectralNodes", "block_densities", "js0", "js0_from_nodes",
             "js_distance", "pairwise_js", "kappa_preconditioned", "r_adam", "r_adam_singular"]
+# real networks → block spectra → quadratics (torch is imported on first call, not here);
+# `from_spectra` the function shadows the submodule name, as `tau` does
+from . import networks
+from .networks import BlockGradients, BlockSpectra, blockwise_gradients, blockwise_spectra
+from .from_spectra import from_spectra
+__all__ += ["networks", "BlockGradients", "BlockSpectra", "blockwise_gradients", "blockwise_spectra",
+            "from_spectra"]

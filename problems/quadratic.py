@@ -33,7 +33,7 @@ def validate_spd(name: str, block) -> np.ndarray:
             f"{name} must be symmetric (max |H - H^T| = {np.max(np.abs(arr - arr.T)):.3g}, "
             f"allowed {SYMMETRY_RTOL:g} x max|H|)"
         )
-    arr = 0.5 * (arr + arr.T)  # exact symmetry for eigvalsh and the kernels
+    arr = 0.5 * arr + 0.5 * arr.T  # exact symmetry for eigvalsh and the kernels (no overflow near 1e308)
     lam_min = float(scipy.linalg.eigvalsh(arr, subset_by_index=[0, 0])[0])
     if lam_min <= 0:
         raise ValueError(f"{name} must be positive definite, got smallest eigenvalue {lam_min:.6g}")
@@ -73,6 +73,9 @@ class BlockQuadratic:
     def __post_init__(self):
         if isinstance(self.blocks, np.ndarray) and self.blocks.ndim == 2:
             raise TypeError("blocks must be a sequence of square arrays, got one 2-D array; wrap it in a list")
+        if isinstance(self.blocks, (str, bytes)) or not hasattr(self.blocks, "__iter__"):
+            raise TypeError(f"blocks must be a sequence of square arrays, got {type(self.blocks).__name__} "
+                            f"{self.blocks!r}")
         blocks = tuple(self.blocks)
         if not blocks:
             raise ValueError("blocks must contain at least one block, got 0")
@@ -261,12 +264,29 @@ def block_quadratic(block_eigs, *, rotation: str = "haar", seed=None, R: float =
     one_of("rotation", rotation, _rot.KINDS)
     R = in_range("R", R, 0.0, 1.0)  # checked for every rotation, so a typo never passes silently
     streams = np.random.SeedSequence(_seed_entropy(seed)).spawn(len(block_eigs))
+    if rotation != "identity":
+        for l, eigs in enumerate(block_eigs):
+            _check_resolvable(l, eigs)
     blocks = []
     for eigs, ss in zip(block_eigs, streams):
         q = _rot.rotation(rotation, eigs.size, seed=np.random.default_rng(ss), R=R)
         blocks.append((q * eigs) @ q.T)
     return BlockQuadratic(tuple(blocks), w_star=w_star, name=name,
                           info={"rotation": rotation, "seed": seed, "R": R})
+
+
+# A rotated block QΛQᵀ carries rounding errors of about d·ε_mach·λ_max in every eigenvalue (Weyl), so
+# its smallest eigenvalues are only what was asked for while κ·d·ε_mach stays well below 1.
+RESOLVABLE = 1e-2
+
+
+def _check_resolvable(l: int, eigs: np.ndarray) -> None:
+    kappa = float(eigs.max() / eigs.min())
+    limit = RESOLVABLE / (eigs.size * np.finfo(float).eps)
+    if kappa > limit:
+        raise ValueError(f"block_eigs[{l}]: kappa = {kappa:.3g} cannot be resolved by a rotated float64 block "
+                         f"of size {eigs.size} (allowed kappa <= {limit:.3g}: rounding would change its "
+                         "smallest eigenvalues); use rotation='identity' for such spectra")
 
 
 def _seed_entropy(seed):

@@ -66,10 +66,19 @@ def clusters(n: int, *, values, seed=None) -> np.ndarray:
 
 
 def from_values(values) -> np.ndarray:
-    """Validate user eigenvalues (finite, > 0) and return them sorted."""
+    """Validate user eigenvalues (finite, > 0, κ = max/min finite) and return them sorted.
+
+    Subnormal eigenvalues (< 2.2e-308) are refused: they lose precision in every product, and their
+    condition number overflows.
+    """
     arr = finite_array("eigenvalues", values, ndim=1)
     if np.any(arr <= 0):
         raise ValueError(f"eigenvalues must all be > 0, got min {arr.min()}")
+    tiny = np.finfo(float).tiny
+    if arr.min() < tiny:
+        raise ValueError(f"eigenvalues must all be >= {tiny:.3g} (normal float64), got min {arr.min():.3g}")
+    if not np.isfinite(arr.max() / arr.min()):
+        raise ValueError(f"eigenvalues must have a finite condition number max/min, got {arr.max():.3g}/{arr.min():.3g}")
     return np.sort(arr)
 
 

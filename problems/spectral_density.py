@@ -33,7 +33,6 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 import scipy.linalg
-import scipy.signal
 import scipy.sparse.linalg
 
 from .quadratic import BlockQuadratic, _seed_entropy
@@ -367,6 +366,8 @@ def _binned_sum(t: np.ndarray, weights: np.ndarray, grid: np.ndarray, sigma: flo
     frac = u - i
     binned = np.bincount(i, weights * (1 - frac), minlength=n) + np.bincount(i + 1, weights * frac, minlength=n)
     offsets = np.arange(-(n - 1), n) * step / sigma
+    import scipy.signal  # here, not at the top: importing it costs ~2 s per process
+
     full = scipy.signal.fftconvolve(binned, np.exp(-0.5 * offsets * offsets), mode="full")
     return np.maximum(full[n - 1:2 * n - 1], 0.0)  # FFT round-off leaves ~1e-17 negatives in the tails
 

@@ -35,6 +35,13 @@ def _matrix(name: str, h) -> np.ndarray:
     return arr
 
 
+def _masses(arr: np.ndarray) -> tuple[float, float]:
+    """(Σ|H_ii|, Σ_{i≠j}|H_ij|) of an entrywise-absolute matrix."""
+    diag = float(np.trace(arr))
+    # off-diagonal mass summed on its own, so that τ = 1 exactly iff it is 0 and τ ≤ 1 after rounding
+    return diag, float(arr[~np.eye(arr.shape[0], dtype=bool)].sum())
+
+
 def tau(h) -> float:
     """Diagonal share τ = Σ_i |H_ii| / Σ_{i,j} |H_ij| of a square matrix (THEORY §5b).
 
@@ -50,9 +57,9 @@ def tau(h) -> float:
         1 exactly iff ``h`` is diagonal.
     """
     arr = np.abs(_matrix("H", h))
-    diag = float(np.trace(arr))
-    # off-diagonal mass summed on its own, so that τ = 1 exactly iff it is 0 and τ ≤ 1 after rounding
-    off = float(arr[~np.eye(arr.shape[0], dtype=bool)].sum())
+    diag, off = _masses(arr)
+    if not math.isfinite(diag + off):  # sums of entries near 1e308 overflow; τ is scale-free
+        diag, off = _masses(arr / arr.max())
     if diag + off == 0:
         raise ValueError("H must have a non-zero entry, got the zero matrix")
     return diag / (diag + off)
@@ -95,7 +102,10 @@ def tau_range(d: int, *, kappa: float) -> tuple[float, float]:
     """
     d = integer("d", d, minimum=1)
     kappa = _kappa(kappa)
-    return (d + (kappa - 1.0)) / (d + (kappa - 1.0) * d), 1.0
+    if kappa == 1.0:
+        return 1.0, 1.0
+    r = d / (kappa - 1.0)  # divided through by κ−1 so that κ near 1e308 cannot overflow to τ = 0
+    return (r + 1.0) / (r + d), 1.0
 
 
 def _spectrum(d: int, kappa: float) -> np.ndarray:
@@ -107,7 +117,7 @@ def _spectrum(d: int, kappa: float) -> np.ndarray:
 def _rotate(q: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """QΛQᵀ, symmetrised so that eigvalsh and the SPD check see an exactly symmetric matrix."""
     h = (q * lam) @ q.T
-    return 0.5 * (h + h.T)
+    return 0.5 * h + 0.5 * h.T  # not 0.5·(h + hᵀ): entries near 1e308 (κ that large) must not overflow
 
 
 def _top_vector(d: int, kappa: float, tau_target: float) -> np.ndarray:

@@ -61,9 +61,18 @@ def integer(name: str, value, *, minimum: int | None = None) -> int:
 
 def one_of(name: str, value, allowed) -> str:
     """A string from ``allowed``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {sorted(allowed)}, got {type(value).__name__} {value!r}")
     if value not in allowed:
         raise ValueError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
     return value
+
+
+def boolean(name: str, value) -> bool:
+    """A bool (numpy bools accepted); 0/1, strings and None are refused so a typo never passes."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 def finite_array(name: str, value, *, ndim: int | None = None, dtype=np.float64) -> np.ndarray:

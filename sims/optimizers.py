@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hetquad.problems.validation import in_range, nonnegative, one_of, positive
+from hetquad.problems.validation import boolean, in_range, nonnegative, one_of, positive
 from .schedules import Constant
 
 FAMILIES = ("gd", "sign", "adam")
@@ -73,6 +73,14 @@ def block_second_moment(g: np.ndarray, partition: Partition) -> np.ndarray:
     sums = np.zeros(g.shape[:-1] + (partition.counts.size,))
     np.add.at(sums, (..., partition.ids), g * g)
     return (sums / partition.counts)[..., partition.ids]
+
+
+def scaled(m: np.ndarray, denom: np.ndarray) -> np.ndarray:
+    """m / denom with 0/0 := 0: with ε = 0, a coordinate whose gradient has always been 0 (m = v = 0)
+    does not move (the ε → 0⁺ limit) instead of turning the run into NaN. m ≠ 0 over denom = 0
+    stays ±inf, so a v that really vanished is still reported as a divergence."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(m == 0.0, 0.0, m / denom)
 
 
 class Lowered(NamedTuple):
@@ -159,11 +167,12 @@ class BlockwiseGD(GD):
     name = "blockwise-gd"
 
     def __post_init__(self):
-        object.__setattr__(self, "lrs", tuple(float(x) for x in np.atleast_1d(self.lrs)))
-        if not self.lrs:
+        if isinstance(self.lrs, (str, bytes)) or np.ndim(self.lrs) > 1:
+            raise TypeError(f"lrs must be a flat sequence of numbers (one per block), got {self.lrs!r}")
+        lrs = tuple(positive(f"lrs[{l}]", x) for l, x in enumerate(np.atleast_1d(self.lrs).tolist()))
+        if not lrs:
             raise ValueError("lrs must give one learning rate per block, got none")
-        for l, x in enumerate(self.lrs):
-            positive(f"lrs[{l}]", x)
+        object.__setattr__(self, "lrs", lrs)
         super().__post_init__()
 
     @classmethod
@@ -248,6 +257,7 @@ class Adam:
         in_range("beta1", self.beta1, 0.0, 1.0, closed="left")
         in_range("beta2", self.beta2, 0.0, 1.0)
         nonnegative("eps", self.eps)
+        boolean("bias_correction", self.bias_correction)
         one_of("v0", self.v0, ("zero", "g0sq"))
         _schedule(self.schedule)
         if self.bias_correction and self.beta2 == 1.0:
@@ -279,7 +289,7 @@ class Adam:
             denom = np.sqrt(v) / np.sqrt(1.0 - self.beta2 ** t) + self.eps
         else:
             step, denom = lr, np.sqrt(v) + self.eps
-        return AdamState(state.w - step * (m / denom), t, m, v, state.partition)
+        return AdamState(state.w - step * scaled(m, denom), t, m, v, state.partition)
 
     def lower(self, problem) -> Lowered:
         part = self._partition(problem)
@@ -305,8 +315,19 @@ class AdamMini(Adam):
 
     def __post_init__(self):
         super().__post_init__()
-        if not isinstance(self.partition, str):
-            object.__setattr__(self, "partition", tuple(int(i) for i in np.asarray(self.partition).ravel()))
+        if isinstance(self.partition, str):
+            one_of("partition", self.partition, ("blocks", "coordinates", "single"))
+            return
+        ids = np.asarray(self.partition)
+        if ids.ndim == 1 and ids.size == 0:
+            raise ValueError("partition must give one block id per coordinate, got an empty array")
+        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError("partition must be 'blocks', 'coordinates', 'single' or a non-empty 1-D "
+                            f"integer array (one block id per coordinate), got dtype {ids.dtype} "
+                            f"shape {ids.shape}")
+        if ids.min() < 0:
+            raise ValueError(f"partition ids must be >= 0, got {ids.min()}")
+        object.__setattr__(self, "partition", tuple(int(i) for i in ids))
 
     def _partition(self, problem) -> Partition:
         part = self.partition if isinstance(self.partition, str) else np.array(self.partition)

@@ -72,5 +72,7 @@ class Result:
         reasons = {r: int(sum(s == r for s in self.stop_reason)) for r in STOP_REASONS}
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = self.final_loss / self.loss[:, 0]
-        return {"runs": self.batch, **reasons, "median_final_loss_ratio": float(np.nanmedian(ratio)),
+        ratio = ratio[~np.isnan(ratio)]  # a run started at the optimum has 0/0: no ratio (not a warning)
+        median = float(np.median(ratio)) if ratio.size else float("nan")
+        return {"runs": self.batch, **reasons, "median_final_loss_ratio": median,
                 "engine": self.engine, "wall_time": self.wall_time}

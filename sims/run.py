@@ -16,7 +16,8 @@ from .serialization import to_dict
 def initial_points(problem, batch: int, seed: int) -> np.ndarray:
     """w0 = w* + N(0, I) per run; run i uses stream ``SeedSequence(seed).spawn(batch)[i]``,
     so run i is the same whatever the batch size (THEORY §1 [C])."""
-    streams = np.random.SeedSequence(seed).spawn(batch)
+    batch = integer("batch", batch, minimum=1)
+    streams = np.random.SeedSequence(integer("seed", seed, minimum=0)).spawn(batch)
     w_star = getattr(problem, "w_star", np.zeros(problem.d))
     return np.stack([w_star + np.random.default_rng(s).standard_normal(problem.d) for s in streams])
 
@@ -47,6 +48,9 @@ def build_task(problem, optimizer, steps: int, *, w0=None, seed: int = 0, batch:
     record_every = integer("record_every", record_every, minimum=1)
     if tol is not None:
         tol = positive("tol", tol)
+    if not all(hasattr(problem, a) for a in ("d", "sizes", "loss", "grad")):
+        raise TypeError(f"problem must be a hetquad.problems problem (with d, sizes, loss, grad), "
+                        f"got {type(problem).__name__}")
     if not hasattr(optimizer, "init") or not hasattr(optimizer, "update"):
         raise TypeError(f"optimizer must be a hetquad.sims optimizer spec, got {type(optimizer).__name__}")
     if w0 is None:

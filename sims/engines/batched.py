@@ -168,7 +168,7 @@ class _Rule:
             denom = xp.sqrt(self.v) / math.sqrt(1.0 - low.beta2 ** (t + 1)) + low.eps
         else:
             step, denom = lr, xp.sqrt(self.v) + low.eps
-        return w - step * (self.m / denom)
+        return w - step * xp.where(self.m == 0.0, 0.0, self.m / denom)  # 0/0 := 0 (optimizers.scaled)
 
 
 def simulate(task: Task, xp=np) -> Trajectory:

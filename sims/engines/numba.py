@@ -184,7 +184,7 @@ def simulate(task: Task) -> Trajectory:
         width = _width(na, toff, gtile, formulation)
         loss, gsq, gsqp = run(False, _units(n_groups, na, width, k), t, k)
         with np.errstate(invalid="ignore"):
-            diverged = ~np.isfinite(loss) | (loss > threshold[ids])
+            diverged = ~np.isfinite(loss) | ~np.isfinite(gsq) | (loss > threshold[ids])
             hit = ~diverged & (loss <= task.tol * loss0[ids]) if task.tol is not None else np.zeros_like(diverged)
         stopped = diverged | hit
         ends = np.where(stopped.any(axis=0), np.argmax(stopped, axis=0), k - 1)  # last step kept

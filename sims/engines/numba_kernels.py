@@ -126,7 +126,8 @@ def _update(family, t, w, g, m, v, e, lr, wstar, sq, sq_sum, vids, vcounts, fact
                 vi = beta2 * vi + (1.0 - beta2) * sq[i, c]
                 m[i, c] = mi
                 v[i, c] = vi
-                w[i, c] = w[i, c] - step * (mi / (np.sqrt(vi) * inv_c2 + eps))
+                if mi != 0.0:  # 0/0 := 0 when eps = 0 (``optimizers.scaled``)
+                    w[i, c] = w[i, c] - step * (mi / (np.sqrt(vi) * inv_c2 + eps))
                 e[i, c] = w[i, c] - ws
 
 

@@ -1,7 +1,7 @@
 """Stop, divergence and recording rules shared by the array engines (numpy, batched/cupy).
 
 The numba kernels implement the very same rules inline; tests hold all engines to them:
-a run stops with 'diverged' once its loss is non-finite or > 1e12·loss₀, with 'tol' once
+a run stops with 'diverged' once its loss or ‖∇ℓ‖² is non-finite or its loss > 1e12·loss₀, with 'tol' once
 loss ≤ tol·loss₀; a stopped run is frozen and records NaN afterwards.
 """
 from __future__ import annotations
@@ -67,7 +67,9 @@ class Tracker:
         loss = self._to_host(loss)
         act = self.active
         with np.errstate(invalid="ignore"):
-            diverged = act & (~np.isfinite(loss) | (loss > self.threshold))
+            # ‖g‖² overflowing is a divergence too: Adam's v = inf would freeze w with a finite loss
+            gsq = self._to_host(self.xp.sum(g * g, axis=1))
+            diverged = act & (~np.isfinite(loss) | ~np.isfinite(gsq) | (loss > self.threshold))
             hit = act & ~diverged & (loss <= self.tol * self.loss0) if self.tol is not None else np.zeros_like(act)
         self.iterations[act] = t
         self.final[act] = loss[act]

@@ -29,6 +29,18 @@ def test_deterministic_bounds_hold(data):
     assert np.all(np.isfinite(T.values))
 
 
+def test_bounds_are_the_closed_form_at_unit_delta(data):
+    # Δ = 1 by construction, so 2ΔL/(α(2−α)ε²) = 2L/(α(2−α)ε²) with L = L_P, L_G(w0), L̄_G (THEORY §8.3)
+    c = 2.0 / (data.attrs["alpha"] * (2.0 - data.attrs["alpha"]) * data.attrs["eps"] ** 2)
+    B = data.bound
+    np.testing.assert_allclose(B.sel(bound_kind="sign").values, c * data.attrs["l_p"], rtol=1e-9)
+    np.testing.assert_allclose(B.sel(bound_kind="gd-lg0").values[0], c * data.lg0.values, rtol=1e-9)
+    np.testing.assert_allclose(B.sel(bound_kind="gd-lg-bar").values, c * data.lg_bar.values, rtol=1e-9)
+    p = fig.problem()
+    assert data.attrs["lr_sign"] == pytest.approx(data.attrs["alpha"] * data.attrs["eps"]
+                                                  / (np.sqrt(p.d) * problems.l_p(p)), rel=1e-12)
+
+
 def test_l_g_grows_with_heterogeneity_l_p_does_not(data):
     lg0 = data.lg0.median("seed").values
     assert lg0[0] == pytest.approx(data.attrs["l_p"], rel=1e-9)  # uniform x: L_G = L_P

@@ -14,6 +14,7 @@ from hetquad.problems.quadratic import BlockQuadratic
 REQUIRED = ["zhang2024-case1", "zhang2024-case2", "zhang2024-case3", "zhang2024-case4", "adam-mini-fig4",
             "adam-mini-fig5", "deepobs-quadratic", "nqm", "tomihari-blocks", "tau-kappa", "coupled",
             "linear-head"]
+REAL = ["real-transformer-blocks", "real-cnn-blocks"]  # torch-measured; tested in test_networks_models.py
 
 
 def direct_tau(h):
@@ -22,7 +23,7 @@ def direct_tau(h):
 
 
 def test_names():
-    assert catalog.names() == REQUIRED
+    assert catalog.names() == REQUIRED + REAL
 
 
 @pytest.mark.parametrize("name", REQUIRED)
@@ -200,7 +201,7 @@ def cli_json():
 
 def test_cli_json(cli_json):
     rows = {r["name"]: r for r in cli_json}
-    assert list(rows) == REQUIRED
+    assert list(rows) == REQUIRED + REAL
     for name, r in rows.items():
         p = catalog.get(name)
         assert r["d"] == p.d and r["blocks"] == len(p.sizes)
