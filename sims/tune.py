@@ -73,7 +73,10 @@ def tune(problem, make_optimizer, lrs, steps: int, *, metric: str = "final_loss"
         res = run(problem, make_optimizer(float(lr)), steps, **run_kwargs)
         rows.append((float(lr), score(res, metric, tol=tol), res.stop_reason))
     scores = np.array([r[1] for r in rows])
-    if not np.isfinite(scores).any() and np.all(scores == np.inf):
-        raise ValueError("every lr in the grid diverged; lower the grid")
+    if np.all(scores == np.inf):
+        if all("diverged" in r[2] for r in rows):
+            raise ValueError("every lr in the grid diverged; lower the grid")
+        raise ValueError(f"no lr in the grid reached loss <= tol*loss0 = {tol:g}*loss0 within {steps} steps "
+                         "(metric='iterations'; the others diverged); raise steps or tol, or move the grid")
     best = int(np.argmin(scores))
     return TuneResult(tuple(rows), rows[best][0], float(scores[best]), metric)

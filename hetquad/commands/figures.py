@@ -34,8 +34,9 @@ def register(app: typer.Typer) -> None:
             F.get(n)  # validate every name before spending time
         fidelity = "full" if full else "default"
         if full:
-            console.print(f"[bold]--full[/]: paper fidelity; expect roughly {5 * len(chosen)}–"
-                          f"{15 * len(chosen)} minutes on 2 cores.")
+            console.print(f"[bold]--full[/]: paper fidelity (5–20× the default seeds and steps); expect roughly "
+                          f"{5 * len(chosen)}–{15 * len(chosen)} minutes on 2 cores (a rough guess from those "
+                          "ratios: the default run of all figures takes ~3 min).")
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), console=console) as bar:
             task = bar.add_task("figures", total=len(chosen))

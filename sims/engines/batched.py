@@ -31,7 +31,7 @@ def unsupported(task: Task) -> str | None:
     if not all(hasattr(p, a) for a in ("operator_blocks", "w_star", "sizes")):
         return f"{type(p).__name__} is not a block quadratic (no operator_blocks)"
     if not hasattr(task.optimizer, "lower"):
-        return f"{type(task.optimizer).__name__} cannot be lowered to an array family"
+        return f"{type(task.optimizer).__name__} cannot be lowered to an array or kernel family"
     return None
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..result import DIVERGENCE_FACTOR
 from . import Task, Trajectory
+from .batched import unsupported  # noqa: F401  (the same lowering limits as the array engines)
 
 NAME = "numba"
 FAMILY_CODES = {"gd": 0, "sign": 1, "adam": 2}
@@ -42,17 +43,6 @@ def is_available() -> bool:
 
 def why_unavailable() -> str:
     return "" if is_available() else "numba is not installed"
-
-
-def unsupported(task: Task) -> str | None:
-    if task.noise is not None:
-        return "noise models run on the numpy engine only"
-    p = task.problem
-    if not all(hasattr(p, a) for a in ("operator_blocks", "w_star", "sizes")):
-        return f"{type(p).__name__} is not a block quadratic (no operator_blocks)"
-    if not hasattr(task.optimizer, "lower"):
-        return f"{type(task.optimizer).__name__} cannot be lowered to a kernel family"
-    return None
 
 
 # -- static layout ---------------------------------------------------------------------------

@@ -16,13 +16,7 @@ from hetquad.problems.networks import (block_hessian, blockwise_gradients, block
 from hetquad.problems.spectral_density import densities_from_nodes, js_distance
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny ops: one intra-op thread is faster (and much faster on a shared machine)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def tiny_mlp(seed=0):

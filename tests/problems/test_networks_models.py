@@ -12,12 +12,7 @@ from hetquad.problems import catalog
 from hetquad.problems.networks import MODELS, blockwise_spectra, models, reference_model, reference_spectra
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def test_import_problems_does_not_import_torch():

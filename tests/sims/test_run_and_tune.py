@@ -147,6 +147,10 @@ def test_tune_iterations_metric_and_divergence(line):
 def test_tune_rejects_a_grid_that_only_diverges_and_bad_lrs(line):
     with pytest.raises(ValueError, match="every lr in the grid diverged"):
         sims.tune(line, lambda lr: GD(lr=lr), [5.0, 10.0], 20, w0=np.array([1.0]), engine="numpy")
+    # metric='iterations': a grid that converges too slowly is not "diverged"
+    with pytest.raises(ValueError, match="no lr in the grid reached loss <= tol"):
+        sims.tune(line, lambda lr: GD(lr=lr), [1e-4, 5.0], 20, metric="iterations", w0=np.array([1.0]),
+                  engine="numpy")
     with pytest.raises(ValueError, match="lrs must all be > 0"):
         sims.tune(line, lambda lr: GD(lr=lr), [0.1, -0.1], 5, engine="numpy")
     with pytest.raises(ValueError, match="metric must be one of"):
