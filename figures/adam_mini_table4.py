@@ -2,7 +2,7 @@
 
 H_b is the dense block Hessian (``problems.networks.block_hessian``) at PyTorch's default
 initialization; D_Adam = diag(1/|g_b|) with g the model's own gradient at that point
-(one backward pass of the model; Adam's first step, v = g², ε = 0);
+(``problems.networks.block_gradient``; Adam's first step, v = g², ε = 0);
 κ(D H) = ``problems.kappa_preconditioned`` (the symmetric D^{1/2} H D^{1/2} form, THEORY §5b).
 """
 from __future__ import annotations
@@ -64,18 +64,6 @@ def _block_names(part: dict) -> list:
            [pname + "[0]" for _, pname, _ in BLOCKS[3:]]
 
 
-def block_gradient(ref, part: dict, block: str) -> np.ndarray:
-    """g_b: the gradient entries of ``block``, in the partition's order."""
-    model = ref.model
-    model.zero_grad()
-    ref.loss_fn(model(ref.batch[0]), ref.batch[1]).backward()
-    grads = {n: p.grad.detach().reshape(-1).numpy().copy() for n, p in model.named_parameters()}
-    model.zero_grad()
-    (b,) = [b for b in bw.resolve_partition(model, part) if b.name == block]
-    parts = [grads[n] if i is None else grads[n][i] for n, i in b.entries]
-    return np.concatenate(parts)
-
-
 NULL_RTOL = 1e-9  # |λ| ≤ this × max|λ|: an exact null direction (a LayerNorm symmetry), not curvature
 
 
@@ -107,7 +95,7 @@ def kappa_nonsymmetric(h: np.ndarray, g: np.ndarray) -> float:
 def measure_block(ref, part: dict, block: str) -> dict:
     """κ(|H_b|), κ(D_Adam |H_b|) (two routes), size, negative and null fractions of one block."""
     h = bw.block_hessian(ref.model, ref.loss_fn, ref.batch, block=block, partition=part)
-    g = block_gradient(ref, part, block)
+    g = bw.block_gradient(ref.model, ref.loss_fn, ref.batch, block=block, partition=part)
     lam = np.linalg.eigvalsh(h)
     nan = float("nan")
     kh, kdh = range_kappas(h, g) if np.all(g != 0) else (nan, nan)

@@ -54,26 +54,8 @@ the frozen-v variant would lose to GD — the link to JS⁰ is monotone but not 
 
 
 def interpolated_case(a: float, *, seed: int = 0, kappa: float = KAPPA, block_size: int = 25):
-    """Zhang Case 2 (a = 0) → Case 1 (a = 1) by the block-scale exponent a (module docstring).
-
-    Parameters
-    ----------
-    a : float in [0, 1]
-    seed : int >= 0
-    kappa : float > 1
-    block_size : int >= 2
-    """
-    a = problems.validation.in_range("a", a, 0.0, 1.0)
-    seed = problems.validation.integer("seed", seed, minimum=0)
-    n = problems.validation.integer("block_size", block_size, minimum=2)
-    kappa = problems.validation.in_range("kappa", kappa, 1.0, np.inf, closed="neither")
-    # the catalog's seed streams (spectrum, rotation), so a ∈ {0, 1} reproduce Cases 2 and 1
-    s_spec, s_rot = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
-    rng = np.random.default_rng(s_spec)
-    raw = [m * np.exp(0.5 * rng.standard_normal(n)) for m in problems.catalog.CASE12_SCALES ** a]
-    union = np.concatenate(raw)
-    eigs = [problems.spectra.rescale(r, kappa=kappa, lam_max=kappa, lam_min_of=union) for r in raw]
-    return problems.block_quadratic(eigs, rotation="haar", seed=s_rot, name=f"zhang2024-interp(a={a:g})")
+    """Zhang Case 2 (a = 0) → Case 1 (a = 1): catalog ``zhang2024-case12-interp``."""
+    return problems.get("zhang2024-case12-interp", seed=seed, a=a, kappa=kappa, block_size=block_size)
 
 
 def speed_ratio(p, *, seed: int) -> tuple[float, float, float]:

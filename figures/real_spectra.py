@@ -10,7 +10,6 @@ models.qkv_partition(...))`` would compute for those blocks (tested equal), at a
 """
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import xarray as xr
@@ -43,15 +42,15 @@ FIDELITY = {"tiny": dict(seeds=5, train_steps=0, readings=3, scale_rows=False),
 def _wider(name: str, options: dict) -> dict:
     """Twice the width: d_model (transformer) or every channel count (cnn) doubled."""
     if name == "transformer":
-        return {**options, "d_model": 2 * options.get("d_model", 16)}
-    return {**options, "channels": tuple(2 * c for c in options.get("channels", (6, 12, 12)))}
+        return {**options, "d_model": 2 * options["d_model"]}
+    return {**options, "channels": tuple(2 * c for c in options["channels"])}
 
 
 def _deeper(name: str, options: dict) -> dict:
     """One more layer: a second Transformer block, or a fourth conv layer."""
     if name == "transformer":
         return {**options, "n_layers": options.get("n_layers", 1) + 1}
-    ch = tuple(options.get("channels", (6, 12, 12)))
+    ch = tuple(options["channels"])
     return {**options, "channels": ch + (ch[-1],)}
 
 
@@ -237,17 +236,9 @@ def table_text(table: xr.Dataset) -> str:
     return "\n".join(lines)
 
 
-@contextlib.contextmanager
 def one_thread():
     """torch on one intra-op thread: these tiny models run ~10× faster than with 2 contended ones."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
+    return bw.torch_threads(1)
 
 
 def compute(fidelity: str) -> xr.Dataset:

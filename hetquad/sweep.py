@@ -323,6 +323,19 @@ def _serial(chunks):
         yield c, _guarded(c)
 
 
+def _collected(futures: dict, finished, *, fatal=()):
+    """(chunk, Parquet bytes) for each future of ``futures`` (future → chunk) in ``finished`` order;
+    an exception raised inside a worker becomes the chunk's failed rows, except ``fatal`` ones."""
+    for f in finished:
+        try:
+            data = f.result()
+        except fatal:
+            raise
+        except Exception as exc:  # noqa: BLE001 — raised inside the worker: recorded
+            data = failed_chunk(futures[f], exc)
+        yield futures[f], data
+
+
 def _pool(chunks, workers: int):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -332,16 +345,10 @@ def _pool(chunks, workers: int):
                              initializer=_worker_init) as ex:
         futures = {ex.submit(run_chunk, c.key, c.spec): c for c in chunks}
         try:
-            for f in as_completed(futures):
-                c = futures[f]
-                try:
-                    data = f.result()
-                except BrokenProcessPool:
-                    raise ChildProcessError("a sweep worker process died (killed or out of memory); finished "
-                                            "chunks are saved: re-run the same command to resume") from None
-                except Exception as exc:  # noqa: BLE001 — raised inside the worker: recorded
-                    data = failed_chunk(c, exc)
-                yield c, data
+            yield from _collected(futures, as_completed(futures), fatal=BrokenProcessPool)
+        except BrokenProcessPool:
+            raise ChildProcessError("a sweep worker process died (killed or out of memory); finished "
+                                    "chunks are saved: re-run the same command to resume") from None
         finally:
             for f in futures:
                 f.cancel()
@@ -366,13 +373,7 @@ def _dask(chunks, scheduler, workers: int):
     try:
         futures = {client.submit(run_chunk, c.key, c.spec, key=f"hetquad-chunk-{c.key}", pure=False): c
                    for c in chunks}
-        for f in as_completed(futures):
-            c = futures[f]
-            try:
-                data = f.result()
-            except Exception as exc:  # noqa: BLE001 — raised inside the worker: recorded
-                data = failed_chunk(c, exc)
-            yield c, data
+        yield from _collected(futures, as_completed(futures))
     finally:
         for thing in own:
             thing.close()

@@ -152,6 +152,27 @@ def zhang2024_case2(*, seed: int = 0, kappa: float = 5000.0, block_size: int = 2
     return _case12(np.ones(4), seed=seed, kappa=kappa, block_size=block_size)
 
 
+@_entry("zhang2024-case12-interp")
+def zhang2024_case12_interp(*, seed: int = 0, a: float = 0.5, kappa: float = 5000.0, block_size: int = 25):
+    """Case 2 (a = 0) → Case 1 (a = 1): the block scales m_l = 3000^{a·l/3}, else as Case 1.
+
+    Same seed streams as Cases 1/2, so a = 0 and a = 1 reproduce them exactly; κ(H) = ``kappa``
+    for every a while the blocks go from homogeneous to heterogeneous (the ``js0-gap`` family).
+
+    Parameters
+    ----------
+    a : float in [0, 1]
+    kappa : float > 1
+    block_size : int >= 2
+
+    Notes
+    -----
+    Source: seed 000 (Zhang et al.) links JS⁰ to the Adam–GD gap qualitatively [Z]; this family
+    between our stand-ins of its Cases 1 and 2 is our choice [C] (THEORY §6).
+    """
+    return _case12(CASE12_SCALES ** in_range("a", a, 0.0, 1.0), seed=seed, kappa=kappa, block_size=block_size)
+
+
 def _case34(sets, *, seed: int):
     return _quad.block_quadratic([np.array(s, dtype=float) for s in sets], rotation="haar",
                                  seed=_seeds(seed, 1)[0])

@@ -106,7 +106,9 @@ class CheckRecord:
         raise KeyError(f"no part {quantity!r}; parts: {[p.quantity for p in self.parts]}")
 
 
-def _part(quantity, kind, steps, measured, bounded, tol) -> CheckPart:
+def compare(quantity, kind, steps, measured, bounded, tol) -> CheckPart:
+    """One ``CheckPart``: slack = bounded/measured ('upper') or measured/bounded ('lower') per
+    (run, step); a run holds iff every compared step has slack ≥ 1 − tol (NaN: not compared)."""
     measured = np.asarray(measured, dtype=float)
     bounded = np.broadcast_to(np.asarray(bounded, dtype=float), measured.shape).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -155,7 +157,7 @@ def _upper_time(quantity, result, t_lo, bound) -> CheckPart:
     bound = np.broadcast_to(np.asarray(bound, dtype=float), t_lo.shape)
     last = _last_step(result)
     measured = np.where(np.isinf(t_lo) & (last < bound), np.nan, t_lo)
-    return _part(quantity, "upper", np.array([0]), measured[:, None], bound[:, None], 0.0)
+    return compare(quantity, "upper", np.array([0]), measured[:, None], bound[:, None], 0.0)
 
 
 def _config_lr_mismatch(result, bound: RateBound) -> None:
@@ -181,19 +183,19 @@ def _check_rate(result, b: RateBound, eps: float) -> CheckRecord:
     steps = np.asarray(result.steps)
     dt = np.diff(steps).astype(float)
     loss = result.loss
-    parts = [_part("loss ratio per step", "upper", steps[1:], _ratios(loss, _loss_floor(loss)),
-                   b.per_step_loss_factor ** dt, RATIO_RTOL)]
+    parts = [compare("loss ratio per step", "upper", steps[1:], _ratios(loss, _loss_floor(loss)),
+                     b.per_step_loss_factor ** dt, RATIO_RTOL)]
     if b.name == "gd_rate":
         gn = result.grad_norm
-        parts.append(_part("gradient-norm ratio per step", "upper", steps[1:],
-                           _ratios(gn, np.maximum(1e-12 * gn[:, :1], NORM_FLOOR)),
-                           b.rate ** dt, RATIO_RTOL))
+        parts.append(compare("gradient-norm ratio per step", "upper", steps[1:],
+                             _ratios(gn, np.maximum(1e-12 * gn[:, :1], NORM_FLOOR)),
+                             b.rate ** dt, RATIO_RTOL))
     block_contracts = b.name in ("blockwise_gd_rate", "adam_mini_variant_rate") and b.block_rates is not None
     if block_contracts and result.block_grad_norm is not None:
         bn = result.block_grad_norm
         rates = np.asarray(b.block_rates)[None, None, :] ** dt[None, :, None]
-        parts.append(_part("block gradient-norm ratio per step", "upper", steps[1:],
-                           _ratios(bn, NORM_FLOOR), rates, RATIO_RTOL))
+        parts.append(compare("block gradient-norm ratio per step", "upper", steps[1:],
+                             _ratios(bn, NORM_FLOOR), rates, RATIO_RTOL))
     t_lo, _ = _hitting(result, loss, eps * loss[:, 0])
     parts.append(_upper_time(f"T({eps:g})", result, t_lo, b.iterations(eps)))
     return CheckRecord(b.name, tuple(parts))
@@ -205,10 +207,10 @@ def _check_lower(result, b: LowerBound, eps: float) -> CheckRecord:
     lower = b.loss_bound(steps)[None, :]
     compared = (steps[None, :] > 0) & (lower > ABS_FLOOR / np.maximum(result.loss[:, :1], 1e-300))
     measured = np.where(compared, ratio, np.nan)
-    parts = [_part("loss / (1/2 rho*^(2t) loss0)", "lower", steps, measured, lower, LOSS_RTOL)]
+    parts = [compare("loss / (1/2 rho*^(2t) loss0)", "lower", steps, measured, lower, LOSS_RTOL)]
     t_lo, _ = _hitting(result, result.loss, eps * result.loss[:, 0])
-    parts.append(_part(f"T({eps:g}) lower bound", "lower", np.array([0]), t_lo[:, None],
-                       np.full((t_lo.size, 1), b.iterations(eps)), 0.0))
+    parts.append(compare(f"T({eps:g}) lower bound", "lower", np.array([0]), t_lo[:, None],
+                         np.full((t_lo.size, 1), b.iterations(eps)), 0.0))
     return CheckRecord(b.name, tuple(parts))
 
 
@@ -216,8 +218,8 @@ def _check_zhang(result, b: ZhangPrediction, eps: float) -> CheckRecord:
     _config_lr_mismatch(result, b.adam)
     steps = np.asarray(result.steps)
     loss = result.loss
-    parts = [_part("loss ratio per step <= 1 - 1/(r kappa_max)", "upper", steps[1:],
-                   _ratios(loss, _loss_floor(loss)), b.adam_loss_factor ** np.diff(steps).astype(float), RATIO_RTOL)]
+    parts = [compare("loss ratio per step <= 1 - 1/(r kappa_max)", "upper", steps[1:],
+                     _ratios(loss, _loss_floor(loss)), b.adam_loss_factor ** np.diff(steps).astype(float), RATIO_RTOL)]
     t_lo, _ = _hitting(result, loss, eps * loss[:, 0])
     parts.append(_upper_time(f"T({eps:g}) <= Zhang prediction", result, t_lo, b.iterations(eps)["adam_zhang"]))
     return CheckRecord(b.name, tuple(parts))
@@ -282,8 +284,8 @@ def _check_stochastic(result, b: StochasticBound) -> CheckRecord:
 def _check_plateau(result, b: SignPlateau) -> CheckRecord:
     steps = np.asarray(result.steps)
     measured = np.where(steps[None, :] >= b.start, result.loss, np.nan)
-    return CheckRecord(b.name, (_part("loss for t >= max_i ceil(|e0_i|/eta)", "upper", steps, measured, b.level,
-                                      LOSS_RTOL),))
+    return CheckRecord(b.name, (compare("loss for t >= max_i ceil(|e0_i|/eta)", "upper", steps, measured, b.level,
+                                        LOSS_RTOL),))
 
 
 def _check_linear_head(result, b: LinearHeadSignUpdate) -> CheckRecord:
@@ -292,8 +294,8 @@ def _check_linear_head(result, b: LinearHeadSignUpdate) -> CheckRecord:
                          f"the run made {np.asarray(result.iterations).tolist()}")
     err = np.max(np.abs(result.w_final - b.w_pred[None, :]), axis=1)
     atol = max(EXACT_ATOL, 4.0 * max(b.steps, 1) * np.finfo(float).eps * float(np.max(np.abs(b.w_pred))))
-    part = _part("max |w_T - w_pred|", "upper", np.array([b.steps]), err[:, None],
-                 np.full((err.size, 1), atol), 0.0)
+    part = compare("max |w_T - w_pred|", "upper", np.array([b.steps]), err[:, None],
+                   np.full((err.size, 1), atol), 0.0)
     return CheckRecord(b.name, (part,))
 
 

@@ -6,10 +6,10 @@ parameter block, ``blockwise_gradients`` the block gradient norms and their Gini
 small seeded reference networks (GPT-style Transformer, CNN, MLP). torch is imported only when a
 function here is called, so ``import hetquad.problems`` stays torch-free.
 """
-from .blockwise import (BlockGradients, BlockSpectra, ParameterBlock, block_hessian, blockwise_gradients,
-                        blockwise_spectra, reference_spectra, resolve_partition)
+from .blockwise import (BlockGradients, BlockSpectra, ParameterBlock, block_gradient, block_hessian,
+                        blockwise_gradients, blockwise_spectra, reference_spectra, resolve_partition, torch_threads)
 from .models import MODELS, ReferenceModel, cnn, mlp, qkv_partition, reference_model, transformer
 
-__all__ = ["BlockGradients", "BlockSpectra", "ParameterBlock", "block_hessian", "blockwise_gradients",
-           "blockwise_spectra", "reference_spectra", "resolve_partition", "MODELS", "ReferenceModel", "cnn",
-           "mlp", "qkv_partition", "reference_model", "transformer"]
+__all__ = ["BlockGradients", "BlockSpectra", "ParameterBlock", "block_gradient", "block_hessian",
+           "blockwise_gradients", "blockwise_spectra", "reference_spectra", "resolve_partition", "torch_threads",
+           "MODELS", "ReferenceModel", "cnn", "mlp", "qkv_partition", "reference_model", "transformer"]

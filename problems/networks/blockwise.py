@@ -40,7 +40,7 @@ DEFAULT_CHUNK = 1024  # HVPs per vmap call: bounds memory at chunk × activation
 DEFAULT_THREADS = 1  # tiny per-HVP work: intra-op threads cost more in synchronisation than they gain
 
 
-class _threads:
+class torch_threads:
     """Context: torch intra-op threads set to ``n`` (None: unchanged), restored on exit."""
 
     def __init__(self, n):
@@ -326,9 +326,7 @@ class _Loss:
 
     def theta(self, block: ParameterBlock):
         """θ_b, the block's current entries as one flat tensor."""
-        parts = [self.state[n].reshape(-1) if i is None else self.state[n].reshape(-1)[self.torch.as_tensor(np.array(i))]
-                 for n, i in block.entries]
-        return self.torch.cat(parts)
+        return _gather(self.torch, self.state, block)
 
     def of_block(self, block: ParameterBlock):
         """θ_b ↦ ℓ with every other entry fixed."""
@@ -345,6 +343,25 @@ class _Loss:
             return self(params)
 
         return f
+
+
+def _gather(torch, tensors: dict, block: ParameterBlock):
+    """The block's entries of ``tensors`` (name → tensor shaped like the parameter) as one flat tensor."""
+    return torch.cat([tensors[n].reshape(-1) if i is None else tensors[n].reshape(-1)[torch.as_tensor(np.array(i))]
+                      for n, i in block.entries])
+
+
+def _select(blocks: tuple, block) -> ParameterBlock:
+    """The block named ``block`` (str) or at index ``block`` (int) of a resolved partition."""
+    names = [b.name for b in blocks]
+    if isinstance(block, str):
+        if block not in names:
+            raise ValueError(f"unknown block {block!r}; blocks: {', '.join(names)}")
+        return blocks[names.index(block)]
+    l = integer("block", block, minimum=0)
+    if l >= len(blocks):
+        raise ValueError(f"block index must be < {len(blocks)}, got {l}")
+    return blocks[l]
 
 
 def _hvp_operator(loss: _Loss, block: ParameterBlock, chunk: int):
@@ -382,19 +399,9 @@ def block_hessian(model, loss_fn, batch, *, block, partition="parameters", chunk
         torch intra-op threads while measuring (restored after); None leaves them unchanged.
     """
     chunk = integer("chunk", chunk, minimum=1)
-    blocks = resolve_partition(model, partition)
-    names = [b.name for b in blocks]
-    if isinstance(block, str):
-        if block not in names:
-            raise ValueError(f"unknown block {block!r}; blocks: {', '.join(names)}")
-        b = blocks[names.index(block)]
-    else:
-        l = integer("block", block, minimum=0)
-        if l >= len(blocks):
-            raise ValueError(f"block index must be < {len(blocks)}, got {l}")
-        b = blocks[l]
+    b = _select(resolve_partition(model, partition), block)
     loss = _Loss(model, loss_fn, batch)
-    with _threads(num_threads):
+    with torch_threads(num_threads):
         return _dense(_hvp_operator(loss, b, chunk), b.size, loss.theta(b).dtype)
 
 
@@ -458,13 +465,13 @@ def blockwise_spectra(model, loss_fn, batch, *, partition="parameters", method: 
     seed = integer("seed", seed, minimum=0)
     exact_max_size = integer("exact_max_size", exact_max_size, minimum=1)
     chunk = integer("chunk", chunk, minimum=1)
-    _threads(num_threads)  # validate before any work
+    torch_threads(num_threads)  # validate before any work
     blocks = resolve_partition(model, partition)
     loss = _Loss(model, loss_fn, batch)
     with loss.torch.no_grad():
         value = float(loss({}))
     streams = np.random.SeedSequence(_seed_entropy(seed)).spawn(len(blocks))
-    with _threads(num_threads):
+    with torch_threads(num_threads):
         spectra, n_hvp, seconds = _measure(loss, blocks, streams, method=method, n_v=n_v, m=m,
                                            reorthogonalize=reorthogonalize, exact_max_size=exact_max_size, chunk=chunk)
     return BlockSpectra(names=tuple(b.name for b in blocks), sizes=tuple(b.size for b in blocks),
@@ -505,19 +512,35 @@ def blockwise_gradients(model, loss_fn, batch, *, partition="parameters") -> Blo
     BlockGradients
         ``.norms``, ``.x`` = ‖g_b‖/√d_b, ``.gini`` (of x), ``.share`` = ‖g_b‖²/‖g‖².
     """
-    from torch.func import grad_and_value
-
     blocks = resolve_partition(model, partition)
     loss = _Loss(model, loss_fn, batch)
-    trainable = {n: loss.state[n] for b in blocks for n, _ in b.entries}
-    grads, value = grad_and_value(loss)(trainable)
-    norms = []
-    for b in blocks:
-        parts = [grads[n].reshape(-1) if i is None else grads[n].reshape(-1)[loss.torch.as_tensor(np.array(i))]
-                 for n, i in b.entries]
-        norms.append(float(loss.torch.linalg.vector_norm(loss.torch.cat(parts))))
+    grads, value = _gradient(loss, blocks)
+    norms = [float(loss.torch.linalg.vector_norm(_gather(loss.torch, grads, b))) for b in blocks]
     return BlockGradients(names=tuple(b.name for b in blocks), sizes=tuple(b.size for b in blocks),
                           norms=frozen(np.array(norms)), loss=float(value))
+
+
+def _gradient(loss: _Loss, blocks: tuple):
+    """(name → ∂ℓ/∂parameter for every parameter the blocks touch, ℓ) in one reverse pass."""
+    from torch.func import grad_and_value
+
+    return grad_and_value(loss)({n: loss.state[n] for b in blocks for n, _ in b.entries})
+
+
+def block_gradient(model, loss_fn, batch, *, block, partition="parameters") -> np.ndarray:
+    """g_b: the gradient of the loss restricted to one block, flat, in the block's entry order.
+
+    Parameters
+    ----------
+    model, loss_fn, batch, partition
+        As in ``blockwise_spectra``.
+    block : str or int
+        A block name of ``partition`` or its index (as in ``block_hessian``).
+    """
+    b = _select(resolve_partition(model, partition), block)
+    loss = _Loss(model, loss_fn, batch)
+    grads, _ = _gradient(loss, (b,))
+    return _gather(loss.torch, grads, b).detach().cpu().numpy().astype(np.float64)
 
 
 @functools.lru_cache(maxsize=16)

@@ -38,9 +38,13 @@ class Tracker:
     def _to_host(self, x):
         return x if self.xp is np else self.xp.asnumpy(x)
 
-    def _norms(self, g):
+    def _gsq(self, g) -> np.ndarray:
+        """‖g‖² per run, on the host."""
+        return self._to_host(self.xp.sum(g * g, axis=1))
+
+    def _norms(self, g, gsq):
         xp = self.xp
-        gn = self._to_host(xp.sqrt(xp.sum(g * g, axis=1)))
+        gn = np.sqrt(gsq)
         bn = None
         if self.slices:
             bn = self._to_host(xp.stack([xp.sqrt(xp.sum(g[:, s] * g[:, s], axis=1)) for s in self.slices], axis=1))
@@ -51,11 +55,11 @@ class Tracker:
         self.loss0 = loss.copy()
         self.threshold = np.where(loss > 0, DIVERGENCE_FACTOR * loss, np.inf)
         self.final[:] = loss
-        self._write(0, loss, g, self.active)
+        self._write(0, loss, g, self._gsq(g), self.active)
 
-    def _write(self, t, loss, g, mask) -> None:
+    def _write(self, t, loss, g, gsq, mask) -> None:
         if self._k < self.record.size and self.record[self._k] == t:
-            gn, bn = self._norms(g)
+            gn, bn = self._norms(g, gsq)
             self.loss[mask, self._k] = loss[mask]
             self.gnorm[mask, self._k] = gn[mask]
             if bn is not None:
@@ -68,12 +72,12 @@ class Tracker:
         act = self.active
         with np.errstate(invalid="ignore"):
             # ‖g‖² overflowing is a divergence too: Adam's v = inf would freeze w with a finite loss
-            gsq = self._to_host(self.xp.sum(g * g, axis=1))
+            gsq = self._gsq(g)  # also the recorded ‖g‖ (``_write``)
             diverged = act & (~np.isfinite(loss) | ~np.isfinite(gsq) | (loss > self.threshold))
             hit = act & ~diverged & (loss <= self.tol * self.loss0) if self.tol is not None else np.zeros_like(act)
         self.iterations[act] = t
         self.final[act] = loss[act]
-        self._write(t, loss, g, act)
+        self._write(t, loss, g, gsq, act)
         self.stop[diverged] = 2
         self.stop[hit] = 1
         self.active = act & ~diverged & ~hit

@@ -11,8 +11,8 @@ from hetquad.problems.heterogeneity import gradient_heterogeneity
 from hetquad.problems.linear_head import LinearHead
 from hetquad.problems.quadratic import BlockQuadratic
 
-REQUIRED = ["zhang2024-case1", "zhang2024-case2", "zhang2024-case3", "zhang2024-case4", "adam-mini-fig4",
-            "adam-mini-fig5", "deepobs-quadratic", "nqm", "tomihari-blocks", "tau-kappa", "coupled",
+REQUIRED = ["zhang2024-case1", "zhang2024-case2", "zhang2024-case12-interp", "zhang2024-case3", "zhang2024-case4",
+            "adam-mini-fig4", "adam-mini-fig5", "deepobs-quadratic", "nqm", "tomihari-blocks", "tau-kappa", "coupled",
             "linear-head"]
 REAL = ["real-transformer-blocks", "real-cnn-blocks"]  # torch-measured; tested in test_networks_models.py
 

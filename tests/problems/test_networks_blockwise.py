@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from hetquad.problems.networks import (block_hessian, blockwise_gradients, blockwise_spectra, models,
+from hetquad.problems.networks import (block_gradient, block_hessian, blockwise_gradients, blockwise_spectra, models,
                                        qkv_partition, resolve_partition)
 from hetquad.problems.spectral_density import densities_from_nodes, js_distance
 
@@ -162,6 +162,17 @@ def test_gradients_match_backward_and_gini():
         assert len(fused) == (6 if heads else 3)
         assert np.sum(gs.norms[fused] ** 2) == pytest.approx(by_tensor["blocks.0.attn.qkv.weight"] ** 2, rel=1e-12)
         assert sum(gs.sizes) == rm.n_params
+    # one block's gradient vector: the backward() entries the mapping selects, in its order
+    part = {"rows": ("blocks.0.fc.weight", np.s_[[2, 0], :]),
+            "rest": [("blocks.0.fc.weight", np.s_[[1, 3], :]),
+                     *[n for n, _ in rm.model.named_parameters() if n != "blocks.0.fc.weight"]]}
+    grad_fc = dict(model.named_parameters())["blocks.0.fc.weight"].grad.numpy()
+    np.testing.assert_allclose(block_gradient(rm.model, rm.loss_fn, rm.batch, block="rows", partition=part),
+                               grad_fc[[2, 0], :].ravel(), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(block_gradient(rm.model, rm.loss_fn, rm.batch, block=0),
+                               dict(model.named_parameters())[g.names[0]].grad.numpy().ravel(), rtol=1e-12)
+    with pytest.raises(ValueError, match="unknown block 'nope'"):
+        block_gradient(rm.model, rm.loss_fn, rm.batch, block="nope")
 
 
 def test_transformer_qkv_block_hessian():
