@@ -95,13 +95,21 @@ def _sweep_child(cfg, out):
 def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(reference, tmp_path):
     cfg, _, _, _, seconds = reference
     rng = np.random.default_rng(20240611)
-    delays = rng.uniform(0.0, 1.2 * seconds, size=10)
+    # 8 random moments over a whole sweep, and 2 right after the first chunk lands: the timing of the
+    # random ones depends on the machine's load, these two are mid-sweep by construction
+    delays = [*rng.uniform(0.0, 1.2 * seconds, size=8), "first chunk", "first chunk"]
     landed = []
     for trial, delay in enumerate(delays):
         out = tmp_path / f"trial{trial}"
         child = FORK.Process(target=_sweep_child, args=(cfg, out))
         child.start()
-        time.sleep(delay)
+        if delay == "first chunk":
+            deadline = time.monotonic() + 60
+            while (child.is_alive() and time.monotonic() < deadline
+                   and not any((out / "chunks").glob("*.sha256"))):
+                time.sleep(0.0005)
+        else:
+            time.sleep(delay)
         os.kill(child.pid, signal.SIGKILL)
         child.join()
         landed.append(finished_chunks_are_whole(out))
@@ -263,3 +271,33 @@ def test_a_chunk_whose_worker_raises_is_recorded_and_the_sweep_completes(referen
     summary = sweep.execute(cfg, tmp_path / "s", workers=1, progress=False)
     assert summary.runs == N_RUNS and summary.failed == len(victim_chunk.spec["seeds"])
     assert any("failed: worker: MemoryError: worker ran out of memory" in line for line in summary.lines())
+
+
+class _Done:
+    """A finished future (concurrent.futures / dask share ``result()``)."""
+
+    def __init__(self, value=None, exc=None):
+        self.value, self.exc = value, exc
+
+    def result(self):
+        if self.exc is not None:
+            raise self.exc
+        return self.value
+
+
+def test_pool_and_dask_results_record_a_raising_worker_and_reraise_fatal_ones(reference):
+    """The result loop both parallel backends share: a worker exception becomes failed rows of its
+    chunk, other chunks pass through, and a ``fatal`` exception (the pool's dead worker) propagates."""
+    import io
+
+    cfg, _, _, _, _ = reference
+    good, bad = sweep.plan(cfg)[:2]
+    futures = {_Done(b"ok"): good, _Done(exc=RuntimeError("worker blew up")): bad}
+    out = dict((c.key, data) for c, data in sweep._collected(futures, list(futures)))
+    assert out[good.key] == b"ok"
+    rows = pd.read_parquet(io.BytesIO(out[bad.key]))
+    assert len(rows) == len(bad.spec["seeds"]) and (rows.status == "failed").all()
+    assert rows.reason.str.fullmatch("worker: RuntimeError: worker blew up").all()
+    dead = _Done(exc=KeyError("worker died"))
+    with pytest.raises(KeyError, match="worker died"):
+        list(sweep._collected({dead: good}, [dead], fatal=KeyError))
