@@ -34,7 +34,9 @@ def validate_spd(name: str, block) -> np.ndarray:
             f"allowed {SYMMETRY_RTOL:g} x max|H|)"
         )
     arr = 0.5 * arr + 0.5 * arr.T  # exact symmetry for eigvalsh and the kernels (no overflow near 1e308)
-    lam_min = float(scipy.linalg.eigvalsh(arr, subset_by_index=[0, 0])[0])
+    # the full solve, as ``block_eigvals`` / ``mu`` do: the index-subset driver can return +1e-17
+    # for an exactly singular block whose full spectrum starts at 0, and accept it
+    lam_min = float(scipy.linalg.eigvalsh(arr)[0])
     if lam_min <= 0:
         raise ValueError(f"{name} must be positive definite, got smallest eigenvalue {lam_min:.6g}")
     return frozen(arr)
@@ -97,7 +99,7 @@ class BlockQuadratic:
                     raise ValueError(f"coupling must be zero on diagonal block {l} (rows {a}:{b})")
             c = frozen(0.5 * (c + c.T))
             object.__setattr__(self, "coupling", c)
-            lam = float(scipy.linalg.eigvalsh(self.hessian(), subset_by_index=[0, 0])[0])
+            lam = float(self.eigvalsh()[0])  # the λ_min that ``mu`` reports
             if lam <= 0:
                 raise ValueError(
                     f"blockdiag + coupling must be positive definite, got smallest eigenvalue {lam:.6g}; "
