@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 JOBS   ?= 2
 
-.PHONY: setup test figures figures-full bench notebooks check clean
+.PHONY: setup test fuzz figures figures-full bench notebooks check clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 test: setup
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 	$(BIN)/hetquad check --quick
+
+# Fresh random hypothesis examples (the suite is derandomized by default: tests/conftest.py).
+fuzz: setup
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -n $(JOBS) $$(grep -rl '@given' tests)
 
 figures: setup
 	$(BIN)/hetquad figures
