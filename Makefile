@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 JOBS   ?= 2
 
-.PHONY: setup test fuzz figures figures-full bench notebooks check clean
+.PHONY: setup test fuzz figures figures-full gallery bench notebooks check clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,9 @@ figures: setup
 
 figures-full: setup
 	$(BIN)/hetquad figures --full
+
+gallery: setup  # default-fidelity PNGs into docs/figures and the README table from their data
+	$(BIN)/hetquad figures --gallery docs/figures --readme README.md
 
 bench: setup
 	$(BIN)/python benchmarks/bench_engines.py

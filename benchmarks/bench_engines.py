@@ -4,9 +4,10 @@ Three sizes (small 4 × 25, batch 256, 2000 steps; medium 16 × 64, batch 32, 50
 64 × 128, batch 4, 100 steps) × {GD, Adam}. A step costs 2·Σ n_b² flops per instance (one matvec
 per block). The roof is numpy's float64 GEMM measured in the same run. Baselines: a plain
 ``torch.optim`` loop (one tensor per block, autograd) and the best batched numpy implementation
-(``hetquad.sims.engines.batched`` when present, else ``_stacked_numpy`` below). The torch loop is
-also timed one run at a time (batch 1, a tenth of the steps, scaled), the way a script looping
-over seeds would run it.
+(``hetquad.sims.engines.batched`` with xp=numpy). The torch loop is also timed one run at a time
+(batch 1, a tenth of the steps, scaled), the way a script looping over seeds would run it.
+Then: today's numba engine against the kernel of commit ``OLD_REF`` (before issue 15), timed
+interleaved; and stochastic Adam (GaussianNoise) on zhang2024-case1, numba vs numpy engine.
 
 Run ``python benchmarks/bench_engines.py [--quick] [--json FILE]`` or ``hetquad bench``. It is a
 benchmark, not a test: nothing here fails on a slow machine.
@@ -81,11 +82,8 @@ def run_engine(name: str):
 
 
 def batched_numpy():
-    """(label, runner) of the best batched numpy implementation available."""
-    try:
-        from hetquad.sims.engines import batched
-    except ImportError:
-        return "stacked-numpy (bench-local)", _stacked_numpy
+    """(label, runner) of the batched array engine body on numpy (``engines.batched``, xp=numpy)."""
+    from hetquad.sims.engines import batched
 
     def run(problem, opt, batch, steps):
         task = _task(problem, opt, batch, steps)
@@ -93,37 +91,95 @@ def batched_numpy():
     return "batched-numpy", run
 
 
-def _stacked_numpy(problem, opt, batch, steps):
-    """Minimal baseline: same-size blocks stacked (B, n, n), one batched matmul per step.
+# -- the kernel before issue 15 (old vs new, interleaved) -------------------------------------
+OLD_REF = "54d36b6"  # the last commit with the pre-issue-15 numba kernel
 
-    Only used when ``sims/engines/batched.py`` is not there; computes the loss every step (the
-    divergence check needs it) but records nothing.
-    """
-    H = np.stack(problem.operator_blocks)                       # (B, n, n)
-    B, n = H.shape[0], H.shape[1]
-    w0 = initial_points(problem, batch, 0)
-    ws = problem.w_star.reshape(B, 1, n)
-    w = w0.reshape(batch, B, n).transpose(1, 0, 2).copy()       # (B, batch, n)
-    lw = opt.lower(problem)
-    lr = lw.lr.reshape(B, 1, n)
 
-    def go():
-        nonlocal w
-        e = w - ws
-        g = np.matmul(e, H)
-        m, v = np.zeros_like(w), np.zeros_like(w)
-        for t in range(steps):
-            if lw.family == "gd":
-                w = w - lr * g
-            else:
-                m = lw.beta1 * m + (1 - lw.beta1) * g
-                v = lw.beta2 * v + (1 - lw.beta2) * g * g
-                step = lr / (1 - lw.beta1 ** (t + 1))
-                w = w - step * (m / (np.sqrt(v) / np.sqrt(1 - lw.beta2 ** (t + 1)) + lw.eps))
-            e = w - ws
-            g = np.matmul(e, H)
-            0.5 * np.einsum("bij,bij->j", e, g)                 # per-run loss, as a real engine needs
-    return _timed(go)
+def old_numba_engine(ref: str = OLD_REF):
+    """The numba engine of commit ``ref``, extracted with git into a temporary package outside
+    the repository and adapted to today's Task (its own lowering record is rebuilt here).
+    Returns (module, tmpdir) or (None, reason)."""
+    import importlib
+    import types
+    root = Path(__file__).resolve().parents[1]
+    tmp = Path(tempfile.mkdtemp(prefix="hetquad-old-engine-"))
+    pkg = tmp / "hq_old_engine"
+    pkg.mkdir()
+    try:
+        for name in ("numba.py", "numba_kernels.py"):
+            src = subprocess.run(["git", "-C", str(root), "show", f"{ref}:sims/engines/{name}"], check=True,
+                                 capture_output=True, text=True).stdout
+            src = (src.replace("from ..result import DIVERGENCE_FACTOR", "DIVERGENCE_FACTOR = 1e12")
+                      .replace("from . import Task, Trajectory", "from hetquad.sims.engines import Task, Trajectory")
+                      .replace("from .batched import unsupported  # noqa: F401  (the same lowering limits as the array engines)", "")
+                      .replace("from . import numba_kernels as K", "from hq_old_engine import numba_kernels as K"))
+            (pkg / name).write_text(src)
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        return None, f"git show {ref} failed: {exc}"
+    (pkg / "__init__.py").write_text("")
+    sys.path.insert(0, str(tmp))
+    mod = importlib.import_module("hq_old_engine.numba")
+    lowered = types.SimpleNamespace
+
+    class Old:  # the old engine's view of a spec: its flat ``Lowered`` record
+        def __init__(self, opt):
+            self.opt, self.schedule = opt, opt.schedule
+
+        def lower(self, p):
+            o = self.opt
+            if isinstance(o, sims.Adam):
+                return lowered(family="adam", lr=np.full(p.d, o.lr), beta1=o.beta1, beta2=o.beta2, eps=o.eps,
+                               bias_correction=o.bias_correction, v0_g0sq=o.v0 == "g0sq", v_block=False,
+                               v_ids=np.arange(p.d), v_counts=np.ones(p.d))
+            return lowered(family="gd", lr=np.full(p.d, o.lr), beta1=0.0, beta2=0.0, eps=0.0,
+                           bias_correction=False, v0_g0sq=False, v_block=False, v_ids=None, v_counts=None)
+
+    def run(problem, opt, batch, steps):
+        task = _task(problem, Old(opt), batch, steps)
+        return _timed(lambda: mod.simulate(task))
+    return run, None
+
+
+def kernel_ratios(*, quick: bool, repeats: int) -> list:
+    """Old (``OLD_REF``) vs today's numba engine, interleaved, best of ``repeats`` each."""
+    old, why = old_numba_engine()
+    if old is None:
+        return [{"skipped": why}]
+    new = run_engine("numba")
+    rows = []
+    for size, oname, p, opt, batch, steps in cases(quick=quick):
+        old(p, opt, batch, 2), new(p, opt, batch, 2)  # compile outside the timing
+        t_old, t_new = [], []
+        for _ in range(max(repeats, 3)):
+            t_old.append(old(p, opt, batch, steps))
+            t_new.append(new(p, opt, batch, steps))
+        rows.append({"size": size, "optimizer": oname, "old_seconds": min(t_old), "new_seconds": min(t_new),
+                     "speedup": min(t_old) / min(t_new), "load_avg": os.getloadavg()[0]})
+    return rows
+
+
+# -- stochastic runs (issue 15 item 4) ---------------------------------------------------------
+def stochastic(*, quick: bool, repeats: int) -> list:
+    """Adam with GaussianNoise on zhang2024-case1, batch 200: numba vs the numpy engine."""
+    from hetquad import problems
+    p = problems.get("zhang2024-case1")
+    steps = 30 if quick else 300
+    rows = []
+    for cov in ("identity", "hessian"):
+        noise = sims.GaussianNoise(0.1, covariance=cov, seed=3)
+        opt = sims.Adam(lr=1e-3)
+        sims.run(p, opt, 2, batch=200, noise=noise, engine="numba")
+        t = {"numba": [], "numpy": []}
+        for _ in range(max(repeats, 2)):
+            for e in t:
+                t[e].append(sims.run(p, opt, steps, batch=200, noise=noise, engine=e).wall_time)
+        a = sims.run(p, opt, steps, batch=200, noise=noise, engine="numba")
+        b = sims.run(p, opt, steps, batch=200, noise=noise, engine="numpy")
+        rel = float(np.nanmax(np.abs(a.loss - b.loss) / np.abs(b.loss)))
+        rows.append({"covariance": cov, "steps": steps, "batch": 200, "numba_seconds": min(t["numba"]),
+                     "numpy_seconds": min(t["numpy"]), "speedup": min(t["numpy"]) / min(t["numba"]),
+                     "max_rel_diff": rel, "load_avg": os.getloadavg()[0]})
+    return rows
 
 
 def torch_loop(problem, opt, batch, steps):
@@ -217,7 +273,10 @@ def measure(*, quick: bool = False, repeats: int | None = None) -> dict:
                          "speedup_vs_torch": secs[size, oname, "torch-loop"] / s,
                          "speedup_vs_torch_per_run": secs[size, oname, "torch-loop per run (scaled)"] / s,
                          "speedup_vs_batched": secs[size, oname, label] / s})
-    return {"roof_gflops": roof, "quick": quick, "batched_baseline": label,
+    kernel = kernel_ratios(quick=quick, repeats=repeats)
+    stoch = stochastic(quick=quick, repeats=repeats)
+    return {"roof_gflops": roof, "quick": quick, "batched_baseline": label, "kernel_vs_old": kernel,
+            "stochastic": stoch,
             "machine": {"cpus": os.cpu_count(), "processor": platform.processor(),
                         "load_avg_start": load_start, "load_avg": os.getloadavg()},
             "versions": sims.versions(), "rows": rows}
@@ -235,7 +294,14 @@ def markdown(table: dict) -> str:
         f"{100 * r['roof_fraction']:.1f} | {r['speedup_vs_torch']:.1f} | {r['speedup_vs_torch_per_run']:.0f} | "
         f"{r['speedup_vs_batched']:.2f} |\n"
         for r in table["rows"])
-    return head + body
+    kern = "\n| size | opt | old kernel s | new s | new × old | load |\n|---|---|---:|---:|---:|---:|\n" + "".join(
+        f"| {r['size']} | {r['optimizer']} | {r['old_seconds']:.4g} | {r['new_seconds']:.4g} | "
+        f"{r['speedup']:.2f} | {r['load_avg']:.1f} |\n" for r in table.get("kernel_vs_old", []) if "speedup" in r)
+    sto = ("\n| noise (zhang2024-case1, Adam, batch 200) | steps | numba s | numpy s | numba × numpy "
+           "| max rel diff | load |\n|---|---:|---:|---:|---:|---:|---:|\n") + "".join(
+        f"| {r['covariance']} | {r['steps']} | {r['numba_seconds']:.4g} | {r['numpy_seconds']:.4g} | "
+        f"{r['speedup']:.1f} | {r['max_rel_diff']:.1e} | {r['load_avg']:.1f} |\n" for r in table.get("stochastic", []))
+    return head + body + kern + sto
 
 
 def main(argv=None) -> dict:

@@ -5,9 +5,16 @@ A figure module defines::
 
     NAME = "zhang-cases"             # CLI name
     SOURCE = "Zhang et al. 2024 ..."  # the seed figure it reproduces
-    CAPTION = "..."                  # what it shows, what is ours [C], settings, where it differs
+    REPRODUCES = "Zhang et al. Cases 1–4"          # short form for the README gallery
+    CAPTION = "... {gap:.1f} decades ..."         # what it shows, ours [C], settings, differences
+    SUMMARY = "..."                                # one line for the README gallery (same fields)
     def compute(fidelity: str) -> xarray.Dataset   # 'tiny' (tests), 'default' (make figures), 'full'
+    def facts(data) -> dict                        # every number of CAPTION / SUMMARY, from data
     def plot(data) -> matplotlib.figure.Figure     # plotting only: no physics here
+
+CAPTION and SUMMARY are ``str.format`` templates: no number is typed in them (settings and
+measurements alike come from ``facts(data)``), so a caption always describes the data it is
+printed with, at any fidelity; tests/figures/test_captions.py checks this for every figure.
 
 Data are cached as ``<out>/<NAME>.nc`` keyed by a hash of the module source, the fidelity and the
 package version, so a re-run only re-plots.
@@ -17,7 +24,10 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import os
 import pkgutil
+import re
+import string
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,10 +92,13 @@ def compute_cached(mod, fidelity: str, out: Path) -> tuple[xr.Dataset, bool]:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             if ds.attrs.get("cache_key") == key:
                 return ds.load(), True
+    wall, cpu = time.perf_counter(), time.process_time()
     data = mod.compute(fidelity)
     data.attrs.update({"cache_key": key, "fidelity": fidelity, "figure": mod.NAME,
-                       "source": getattr(mod, "SOURCE", ""), "hetquad": hetquad.__version__})
-    tmp = path.with_suffix(".nc.tmp")
+                       "source": getattr(mod, "SOURCE", ""), "hetquad": hetquad.__version__,
+                       "compute_wall_s": time.perf_counter() - wall,
+                       "compute_cpu_s": time.process_time() - cpu})
+    tmp = path.with_suffix(f".nc.{os.getpid()}.tmp")  # per process: test workers may share ``out``
     data.to_netcdf(tmp, engine="h5netcdf")
     tmp.replace(path)  # atomic: a killed run never leaves a half-written cache
     return data, False
@@ -104,5 +117,81 @@ def render(name: str, *, fidelity: str = "default", out="figures/out") -> Render
     fig.savefig(png)
     fig.savefig(pdf)
     plt.close(fig)
-    (out / f"{mod.NAME}.txt").write_text(f"{mod.SOURCE}\n\n{inspect.cleandoc(mod.CAPTION)}\n")
+    (out / f"{mod.NAME}.txt").write_text(f"{mod.SOURCE}\n\n{caption(mod, data)}\n")
     return Rendered(mod.NAME, png, pdf, out / f"{mod.NAME}.nc", cached, time.perf_counter() - t0)
+
+
+class _Recorder(string.Formatter):
+    """``str.format`` that remembers the text each replacement field produced."""
+
+    def __init__(self):
+        self.fields: list[tuple[str, str]] = []
+
+    def format_field(self, value, format_spec):
+        text = super().format_field(value, format_spec)
+        self.fields.append((format_spec, text))
+        return text
+
+
+def fill(template: str, facts: dict) -> tuple[str, list[tuple[str, str]], str]:
+    """Format ``template`` with ``facts``.
+
+    Returns the text, the (format spec, produced text) of every field, and the template's literal
+    text (the fields removed) — what the caption test searches for typed numbers.
+    """
+    rec = _Recorder()
+    text = rec.vformat(inspect.cleandoc(template), (), facts)
+    literal = "".join(lit for lit, *_ in string.Formatter().parse(inspect.cleandoc(template)))
+    return text, rec.fields, literal
+
+
+def caption(mod, data) -> str:
+    """The figure's caption with every number taken from ``mod.facts(data)``."""
+    return fill(mod.CAPTION, mod.facts(data))[0]
+
+
+def summary(mod, data) -> str:
+    """The one-line README gallery entry, numbers from ``mod.facts(data)``."""
+    return " ".join(fill(mod.SUMMARY, mod.facts(data))[0].split())
+
+
+GALLERY_START = "<!-- gallery:start (written by `hetquad figures --readme README.md`; do not edit) -->"
+GALLERY_END = "<!-- gallery:end -->"
+
+
+def gallery_table(out, *, images="docs/figures") -> str:
+    """The README gallery, one row per figure, from the cached data in ``out`` (any fidelity).
+
+    Raises ``ValueError`` naming the figures whose data are missing from ``out``.
+    """
+    out = Path(out)
+    rows, missing, wall, cpu, fids = [], [], 0.0, 0.0, set()
+    for name, mod in registry().items():
+        path = out / f"{name}.nc"
+        if not path.exists():
+            missing.append(name)
+            continue
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            data = ds.load()
+        wall += float(data.attrs.get("compute_wall_s", float("nan")))
+        cpu += float(data.attrs.get("compute_cpu_s", float("nan")))
+        fids.add(str(data.attrs.get("fidelity")))
+        rows.append(f"| ![]({images}/{name}.png) | `{name}` | {fill(mod.REPRODUCES, mod.facts(data))[0]} "
+                    f"| {summary(mod, data)} |")
+    if missing:
+        raise ValueError(f"out={str(out)!r} lacks the data of {', '.join(missing)}: run `hetquad figures` first")
+    head = (f"{len(rows)} figures at fidelity {'/'.join(sorted(fids))}; computing their data took "
+            f"{wall:.0f} s wall, {cpu:.0f} s CPU (summed over figures, as recorded in their .nc files).\n\n"
+            "| | figure | reproduces | what it shows |\n|---|---|---|---|")
+    return "\n".join([head, *rows])
+
+
+def write_gallery(readme, out, *, images="docs/figures") -> None:
+    """Replace the text between the gallery markers of ``readme`` with ``gallery_table``."""
+    readme = Path(readme)
+    text = readme.read_text()
+    pat = re.compile(re.escape(GALLERY_START) + ".*?" + re.escape(GALLERY_END), re.S)
+    if not pat.search(text):
+        raise ValueError(f"readme={str(readme)!r} has no gallery markers {GALLERY_START!r} … {GALLERY_END!r}")
+    table = gallery_table(out, images=images)
+    readme.write_text(pat.sub(lambda _: f"{GALLERY_START}\n{table}\n{GALLERY_END}", text))

@@ -48,29 +48,34 @@ LRS = 10.0 ** np.arange(-4.0, 0.0 + 1e-9, 0.25)  # the THEORY §6 grid, for Adam
 MAX_BLOCKS = 4
 FIDELITY = {"tiny": dict(seeds=3, variants=("constant",)), "default": dict(seeds=10, variants=VARIANTS),
             "full": dict(seeds=100, variants=VARIANTS)}
+REPRODUCES = "Adam-mini Fig. 6 / Principle 1"
 CAPTION = """
 Quadratic analogue of Adam-mini Fig. 6(d) and of Principle 1. For every block b: the gap
 score(Adam) − score(Adam leave-one-out at b), in decades of gradient norm (> 0: the single lr is
-better); score = worst log10(‖g_t‖/‖g_0‖) over t ∈ [0.9N, N], N = 300 (the THEORY §6 protocol)
-[C]. Problems: zhang2024-case1 (four 25-blocks, κ = 5000) and adam-mini-fig4 (three dense
-30-blocks, the setting of [M] §2.1) [C: [M] uses a 4-layer Transformer]; one instance and one
-init w0 = w* + N(0, I) per seed. Adam: torch semantics (β = (0.9, 0.999), ε = 1e-8), lr tuned
-per seed on 10^{−4…0} in quarter decades. Leave-one-out at b: Adam at that lr on the other
-blocks; on block b one grid-searched lr_b (same grid) — filled markers: second moment frozen at
-mean(g0_b²) (β2 = 1, i.e. momentum GD with one constant lr: our reading of [M]'s
-"single-learning-rate counterpart" [C]); open markers: Adam-mini's adaptive mean second moment.
-Grey "merged" column: the flattest and the sharpest block left out *together* under one lr — a
-partition that violates Principle 1. [M] applies the cosine schedule of the other blocks and
-leaves out 1–3 random blocks; we use constant lrs [C]. Top row: the whole problem; bottom row: the
+better); score = worst log10(‖g_t‖/‖g_0‖) over t ∈ [{tail:g}N, N], N = {N} (the THEORY §6
+protocol) [C]. Problems: {problems} [C: [M] uses a 4-layer Transformer]; one instance and one init
+w0 = w* + N(0, I) per seed, {seeds} seeds. Adam: torch semantics (β = ({beta1:g}, {beta2:g}),
+ε = {adam_eps}), lr tuned per seed on 10^{{{lr_lo:g}…{lr_hi:g}}} in quarter decades. Leave-one-out
+at b: Adam at that lr on the other blocks; on block b one grid-searched lr_b (same grid) —
+filled markers: second moment frozen at mean(g0_b²) (β2 = 1, i.e. momentum GD with one constant
+lr: our reading of [M]'s "single-learning-rate counterpart" [C]){open_markers}. Grey "merged"
+column: the flattest and the sharpest block left out *together* under one lr — a partition that
+violates Principle 1. [M] applies the cosine schedule of the other blocks and leaves out several
+random blocks; we use constant lrs and one block [C]. Top row: the whole problem; bottom row: the
 left-out block(s) alone (the whole-problem ‖g‖ is dominated by the sharpest block, so there most
-gaps are ≈ 0 — "on par"). Points: seeds; bars: medians. Right: ‖g_t‖/‖g_0‖ on the median seed of
-Case 1. As in [M], one tuned lr per dense block is on par with Adam's coordinate-wise lrs on every
-block: over 10 seeds the single-block gaps lie in [−0.18, +0.33] decades (Adam itself reaches
-−6.4 decades at N = 300). [M] finds leave-one-out *better* for most blocks; here that holds for
-the frozen-step rule on adam-mini-fig4's dense blocks (93 % of (seed, block) pairs, median
-+0.09 decades on the block alone) but not on Case 1 (50 %, median ≈ 0) nor for the adaptive
-Adam-mini rule (40–45 %) — a difference we show, not tune away. One lr across two Hessian blocks
-loses 2.5–3.2 decades on every seed (Principle 1).
+gaps are ≈ 0 — "on par"). Points: seeds; bars: medians. The y axis is symlog: linear inside the
+shaded band |gap| < {linthresh:g} decade, logarithmic outside it (merged losses of decades). Right:
+‖g_t‖/‖g_0‖ on the median seed of {first}. Measured: one tuned lr per dense block against Adam's
+coordinate-wise lrs, single-block gaps in [{single_lo:+.2f}, {single_hi:+.2f}] decades over all
+seeds, blocks and rules (Adam itself reaches {adam_score:.1f} decades at N = {N}, median). [M]
+finds leave-one-out *better* for most blocks; here, share of (seed, block) pairs with a positive
+gap on the block alone (median gap): {better}. One lr across two Hessian blocks loses
+{merged_lo:.1f}–{merged_hi:.1f} decades ({merged_every}; Principle 1).
+"""
+SUMMARY = """
+one grid-searched lr for a single dense block: gaps to Adam in [{single_lo:+.2f}, {single_hi:+.2f}]
+decades; one lr shared by two blocks loses {merged_lo:.1f}–{merged_hi:.1f}. Block alone, positive
+gap: {better}
 """
 
 
@@ -189,8 +194,43 @@ def compute(fidelity: str) -> xr.Dataset:
                 "block": np.arange(B), "rule": ["adam", "leave-one-out"],  # not "method": it clashes with .sel(method=)
                 "curve": ["adam"] + [f"loo-{b}" for b in range(B)] + ["merged"],
                 "iteration": np.arange(STEPS + 1)},
-        attrs={"steps": STEPS},
+        attrs={"steps": STEPS, "tail": 0.9, "lrs": [LRS[0], LRS[-1]], "beta1": 0.9, "beta2": 0.999,
+               "adam_eps": 1e-8},  # THEORY §6 tail; sims.Adam's defaults, used by grid_run
     )
+
+
+LINTHRESH = 0.3  # symlog: linear within ±0.3 decades (on-par gaps), log beyond (merged losses)
+
+
+def facts(data: xr.Dataset) -> dict:
+    from . import style
+
+    single = []
+    for name in data.problem.values:
+        nb = int(data.n_blocks.sel(problem=name))
+        for var in ("gap", "block_gap"):
+            single.append(data[var].sel(problem=name).isel(block=slice(0, nb)).values.ravel())
+    single = np.concatenate(single)
+    better = []
+    for v in data.variant.values:
+        for name in data.problem.values:
+            nb = int(data.n_blocks.sel(problem=name))
+            g = data.block_gap.sel(problem=name, variant=v).isel(block=slice(0, nb)).values
+            better.append(f"{'frozen-step' if v == 'constant' else 'adaptive Adam-mini'} rule on {name} "
+                          f"{100 * np.mean(g > 0):.0f} % ({np.median(g):+.2f})")
+    merged = np.concatenate([data.merged_gap.values.ravel(), data.merged_block_gap.values.ravel()])
+    every = "on every seed" if np.all(merged < 0) else f"negative on {np.mean(merged < 0):.0%} of seeds"
+    S = data.sizes["seed"]
+    return {"tail": data.attrs["tail"], "N": int(data.attrs["steps"]), "seeds": S,
+            "problems": " and ".join(f"{n} ({int(data.n_blocks.sel(problem=n))} blocks)" for n in data.problem.values),
+            "beta1": data.attrs["beta1"], "beta2": data.attrs["beta2"], "adam_eps": style.num(data.attrs["adam_eps"]),
+            "lr_lo": np.log10(data.attrs["lrs"][0]), "lr_hi": np.log10(data.attrs["lrs"][1]),
+            "open_markers": ("; open markers: Adam-mini's adaptive mean second moment"
+                             if "adam-mini" in data.variant.values else ""),
+            "linthresh": LINTHRESH, "first": str(data.problem.values[0]),
+            "single_lo": float(single.min()), "single_hi": float(single.max()),
+            "adam_score": float(data.adam_score.median()), "better": "; ".join(better),
+            "merged_lo": float(-merged.max()), "merged_hi": float(-merged.min()), "merged_every": every}
 
 
 SHADES = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a")
@@ -225,11 +265,12 @@ def plot(data: xr.Dataset):
     for i, name in enumerate(data.problem.values):
         _gap_panel(axes[0, i], data, "gap", str(name), f"({'ab'[i]}) whole problem (Fig. 6(d) analogue)")
         _gap_panel(axes[1, i], data, "block_gap", str(name), f"({'de'[i]}) block(s) alone")
-        axes[0, i].set_ylabel("score(Adam) − score(LOO)\n[decades of ‖g‖]")
+        axes[0, i].set_ylabel("score(Adam) − score(LOO) [decades]\nsymlog, linear in shaded band")
         axes[1, i].set_ylabel("same, on the left-out\nblock(s) alone [decades]")
         for ax in axes[:, i]:
             # linear within ±0.3 (on-par gaps), log beyond (merged losses of decades)
-            ax.set_yscale("symlog", linthresh=0.3, linscale=1.0)
+            ax.set_yscale("symlog", linthresh=LINTHRESH, linscale=1.0)
+            ax.axhspan(-LINTHRESH, LINTHRESH, color="#7f7f7f", alpha=0.1, linewidth=0, zorder=0)
             ax.set_yticks(TICKS, [f"{t:g}" for t in TICKS])
             ax.minorticks_off()
             ax.set_ylim(bottom=-4.5)

@@ -1,7 +1,9 @@
 """Per-block gradient share and gradient Gini of a small Transformer vs a small CNN at init (THEORY §8.1).
 
 Everything comes from ``problems.networks.blockwise_gradients`` (one block per parameter tensor):
-``share`` = ‖g_b‖²/‖g‖², ``gini`` = Gini of x_b = ‖g_b‖/√d_b (Tomihari's measure).
+``share`` = x_b/Σ_k x_k with x_b = ‖g_b‖/√d_b (Tomihari's share, [T] eq. 215, the one
+``tomihari-gradient-share`` draws), ``sq_share`` = ‖g_b‖²/‖g‖² (kept for reference), ``gini`` =
+Gini of x (Tomihari's measure, [T] eq. 217).
 """
 from __future__ import annotations
 
@@ -21,16 +23,24 @@ SIZES = {"tiny": {"transformer": dict(vocab=8, d_model=4, n_heads=2, seq_len=4, 
          "default": {"transformer": {}, "cnn": {}}}
 SIZES["full"] = SIZES["default"]
 FIDELITY = {"tiny": dict(seeds=5), "default": dict(seeds=20), "full": dict(seeds=100)}
+REPRODUCES = "Tomihari & Sato Gini on real nets"
 CAPTION = """
-Per-block gradient share ‖g_b‖²/‖g‖² (a, b; median over seeds with 10–90 % bars, log scale) and the
-gradient Gini of x_b = ‖g_b‖/√d_b (c; THEORY §8.1, one dot per seed, median as a bar) of the
-library's reference Transformer (GPT-style, 1 layer, d_model 12, 2 388 parameters in 17 tensors)
-and CNN (bias-free conv–BatchNorm–ReLU ×3, channels 4/8/8, 1 102 parameters in 11 tensors) at PyTorch's default initialization on
-random data (random tokens / Gaussian images, uniform labels); one block per parameter tensor [C];
-20 seeds (model and batch), 'default' fidelity. The seeds' claim — Transformers have a larger
-gradient heterogeneity than CNNs — is tested here, not assumed: see the printed medians and the
-ablation of the real-spectra figure (docs/findings/real-networks.md), where the partition
-(fused vs per-head Q/K/V) and the norm-layer blocks change the answer.
+Per-block gradient share x_b/Σ_k x_k with x_b = ‖g_b‖/√d_b ([T] eq. 215, the share of
+tomihari-gradient-share; a, b: median over seeds, whiskers {band_lo}–{band_hi} %, linear axis, blocks
+with an exactly zero gradient sit at 0) and the gradient Gini of x ([T] eq. 217, THEORY §8.1;
+c: one dot per seed, median as a bar) of the library's reference Transformer (GPT-style, {t_params}
+parameters in {t_blocks} tensors) and CNN (bias-free conv–BatchNorm–ReLU, {c_params} parameters in
+{c_blocks} tensors) at PyTorch's default initialization on random data (random tokens / Gaussian
+images, uniform labels); one block per parameter tensor [C]; {seeds} seeds (model and batch).
+Largest median share: {top_t} (Transformer), {top_c} (CNN). Median Gini {gini_t:.2f} (Transformer)
+vs {gini_c:.2f} (CNN); the Transformer's is larger on {t_larger} seeds. The seeds' claim —
+Transformers have a larger gradient heterogeneity than CNNs — is tested here, not assumed:
+{verdict} See also the ablation of the real-spectra figure (docs/findings/real-networks.md), where
+the partition (fused vs per-head Q/K/V) and the norm-layer blocks change the answer.
+"""
+SUMMARY = """
+per-block gradient share x_b/Σx; median Gini {gini_t:.2f} (Transformer) vs {gini_c:.2f} (CNN) over
+{seeds} seeds, Transformer larger on {t_larger}
 """
 
 
@@ -42,8 +52,8 @@ def compute(fidelity: str) -> xr.Dataset:
             records[name] = [bw.blockwise_gradients(r.model, r.loss_fn, r.batch)
                              for r in (models.reference_model(name, seed=s, **SIZES[fidelity][name]) for s in range(S))]
     B = max(len(records[n][0].names) for n in MODELS)
-    share = np.full((len(MODELS), S, B), np.nan)
-    x = np.full_like(share, np.nan)
+    sq_share = np.full((len(MODELS), S, B), np.nan)
+    x = np.full_like(sq_share, np.nan)
     gini = np.empty((len(MODELS), S))
     names = np.full((len(MODELS), B), "", dtype=object)
     sizes = np.zeros((len(MODELS), B), dtype=int)
@@ -51,11 +61,33 @@ def compute(fidelity: str) -> xr.Dataset:
         nb = len(records[n][0].names)
         names[k, :nb], sizes[k, :nb] = records[n][0].names, records[n][0].sizes
         for s, g in enumerate(records[n]):
-            share[k, s, :nb], x[k, s, :nb], gini[k, s] = g.share, g.x, g.gini
-    return xr.Dataset({"share": (("model", "seed", "block"), share), "x": (("model", "seed", "block"), x),
+            sq_share[k, s, :nb], x[k, s, :nb], gini[k, s] = g.share, g.x, g.gini
+    share = x / np.nansum(x, axis=-1, keepdims=True)  # [T] eq. 215
+    return xr.Dataset({"share": (("model", "seed", "block"), share),
+                       "sq_share": (("model", "seed", "block"), sq_share), "x": (("model", "seed", "block"), x),
                        "gini": (("model", "seed"), gini), "block_name": (("model", "block"), names.astype(str)),
                        "block_size": (("model", "block"), sizes)},
                       coords={"model": list(MODELS), "seed": np.arange(S), "block": np.arange(B)})
+
+
+def facts(data: xr.Dataset) -> dict:
+    from . import style
+
+    out = {"seeds": data.sizes["seed"], **style.band_facts()}
+    for k, key in (("transformer", "t"), ("cnn", "c")):
+        valid = data.block_name.sel(model=k).values != ""
+        out[f"{key}_params"] = int(data.block_size.sel(model=k).values[valid].sum())
+        out[f"{key}_blocks"] = int(valid.sum())
+        med = data.share.sel(model=k).median("seed").values[valid]
+        i = int(np.argmax(med))
+        out[f"top_{key}"] = f"{_short(str(data.block_name.sel(model=k).values[i]))} {med[i]:.2f}"
+        out[f"gini_{key}"] = float(data.gini.sel(model=k).median())
+    diff = data.gini.sel(model="transformer") - data.gini.sel(model="cnn")
+    n_larger = int((diff > 0).sum())
+    out["t_larger"] = f"{n_larger}/{data.sizes['seed']}"
+    out["verdict"] = ("at these sizes it holds in the median." if out["gini_t"] > out["gini_c"] else
+                      "at these sizes it does not hold in the median.")
+    return out
 
 
 def plot(data: xr.Dataset):
@@ -67,15 +99,14 @@ def plot(data: xr.Dataset):
         ax = axes[0, k]
         names = [str(v) for v in data.block_name.sel(model=name).values if str(v)]
         v = data.share.sel(model=name).values[:, :len(names)]
-        floor = 1e-12  # exact zeros (conv bias before BatchNorm) drawn at the floor of the log axis
-        lo, med, hi = (np.maximum(q, floor) for q in np.nanquantile(v, [0.1, 0.5, 0.9], axis=0))
+        lo, med, hi = np.nanquantile(v, [style.BAND[0], 0.5, style.BAND[1]], axis=0)
         y = np.arange(len(names))
-        ax.barh(y, med, color=colors[name], alpha=0.7, left=floor)
+        ax.barh(y, med, color=colors[name], alpha=0.7)
         ax.errorbar(med, y, xerr=[med - lo, hi - med], fmt="none", ecolor="k", capsize=1.5, linewidth=0.8)
-        ax.set_xscale("log")
+        ax.axvline(1.0 / len(names), color="k", linestyle=":", linewidth=0.9)  # uniform share 1/B
         ax.set_yticks(y, [_short(n) for n in names], fontsize=6)
         ax.invert_yaxis()
-        ax.set_xlabel("‖g_b‖² / ‖g‖²")
+        ax.set_xlabel("share x_b / Σ x_k,  x_b = ‖g_b‖/√d_b  (dotted: 1/B)")
         ax.set_title(f"({'ab'[k]}) {name}: gradient share per block", fontsize=9)
     ax = axes[0, 2]
     for k, name in enumerate(data.model.values):

@@ -250,8 +250,12 @@ def compute(fidelity: str) -> xr.Dataset:
     js = np.full((len(MODELS), B, B), np.nan)
     names = np.full((len(MODELS), B), "", dtype=object)
     neg = np.full((len(MODELS), B), np.nan)
+    null = np.full((len(MODELS), B), np.nan)
     for k, n in enumerate(MODELS):
         spec = first[n][0]
+        scale = max(float(np.max(np.abs(b.nodes))) for b in spec.spectra)
+        null[k, :spec.n_blocks] = [float(np.sum(b.weights[np.abs(b.nodes) <= NULL_RTOL * scale]))
+                                   for b in spec.spectra]
         bd = sd.densities_from_nodes(list(spec.spectra), mode="log")
         nb = spec.n_blocks
         dens[k, :nb], grid[k] = bd.densities, bd.grid
@@ -261,53 +265,87 @@ def compute(fidelity: str) -> xr.Dataset:
     return xr.Dataset(
         {"js0": table.js0, "gini": table.gini, "density": (("model", "block", "t"), dens),
          "grid": (("model", "t"), grid), "js": (("model", "block", "block2"), js),
-         "block_name": (("model", "block"), names.astype(str)), "negative_mass": (("model", "block"), neg)},
+         "block_name": (("model", "block"), names.astype(str)), "negative_mass": (("model", "block"), neg),
+         "null_mass": (("model", "block"), null)},
         coords={**table.coords, "block": np.arange(B), "block2": np.arange(B)},
         attrs={"table": table_text(table), "n_params": str({n: int(sum(first[n][0].sizes)) for n in MODELS}),
-               "sizes": str(SIZES[fidelity])},
+               "sizes": str(SIZES[fidelity]), "train_steps": FIDELITY[fidelity]["train_steps"],
+               "train_lr": TRAIN_LR, "null_rtol": NULL_RTOL, "sigma": sd.MODES["log"].sigma},
     )
 
 
+REPRODUCES = "Zhang et al. Fig. 1 / Table 1 on tiny real nets"
 CAPTION = """
-Blockwise Hessian spectra of a tiny GPT-style Transformer and a tiny CNN (conv–BatchNorm–ReLU ×3)
-at PyTorch's default initialization on random data (problems.networks reference models; 'default'
-fidelity: Transformer vocab 8, d_model 8, 2 heads, 1 layer, 776 parameters in 17 tensors; CNN
-(bias-free convs) channels 3/6/6 on 4×4 images, 667 parameters in 11 tensors; exact eigenvalues of
-every block).
-(a, d) seed-0 log-|λ| densities of every parameter-tensor block (σ = 0.1 decade, THEORY §7);
-(b, e) pairwise JS distances between blocks, JS⁰ = their mean (title: median over 5 seeds);
-(c, f) the ablation [C]: JS⁰ and the gradient Gini (THEORY §8.1) of both models under each choice,
-median over 5 seeds (dots) with min–max bars. Choices: density mode (log |λ| vs paper-lin signed),
-only the positive eigenvalues, dropping blocks whose Hessian is exactly zero (a conv bias
-before BatchNorm has one: BN removes it, log mode puts its whole density at the 1e-12 floor, JS = 1
-against every other block; the library's CNN now has no conv bias, so this row is a no-op here —
-with the biases it raised the CNN's JS⁰ from 0.68 to 0.77), dropping LayerNorm/BatchNorm blocks, splitting
-the fused attention into Q/K/V or per-head blocks, and 200 full-batch Adam steps (lr 1e-2,
-untuned) on a learnable rule (lag-1 token copy; linear teacher on channel means). Width and depth
-rows are measured at 'full' fidelity only (docs/findings/real-networks.md).
-Difference from the paper: Zhang et al. report JS⁰(Transformer) > JS⁰(CNN) and a larger gradient
-heterogeneity for Transformers at GPT-2/ResNet scale. On these tiny networks at init the
-baseline gives the *opposite* JS⁰ order on every seed; the order flips only with per-head Q/K/V
-blocks (Adam-mini's partition). The gradient Gini is larger for the Transformer on 4/5 seeds here
-but not at the library's reference sizes (real-gradient-share: 0.48 vs 0.51, 20 seeds). We
-report it; we do not tune it away. The spectra are indefinite (seed 0, median block: 46 %
-negative eigenvalues in the Transformer, 17 % in the CNN). Measured ('default', 5 seeds; median
-(min–max); "T > C" = seeds where the Transformer's value is larger):
+Blockwise Hessian spectra of a tiny GPT-style Transformer and a tiny CNN (conv–BatchNorm–ReLU)
+at PyTorch's default initialization on random data (problems.networks reference models, sizes
+[C]: Transformer {t_desc}, {t_params} parameters in {t_blocks} tensors; CNN (bias-free convs)
+{c_desc}, {c_params} parameters in {c_blocks} tensors; exact eigenvalues of every block).
+(a, d) seed-0 log-|λ| density of every parameter-tensor block (σ = {sigma:g} decade, THEORY §7),
+one row per block (colour = density, each row scaled to its own maximum), drawn above
+|λ| = {null_rtol}·λmax only; eigenvalues at or below that are zero curvature (e.g. LayerNorm
+symmetries), not spectrum: their share of each block is printed at the right of its row.
+(b, e) pairwise JS distances between blocks, JS⁰ = their mean (title: median over {seeds} seeds);
+(c, f) the ablation [C]: JS⁰ and the gradient Gini (THEORY §8.1) of both models under each
+choice, median over {seeds} seeds (dots) with min–max bars. Choices: density mode (log |λ| vs
+paper-lin signed), only the positive eigenvalues, dropping blocks whose Hessian is exactly zero
+({zero_row}), dropping LayerNorm/BatchNorm blocks, splitting the fused attention into Q/K/V or
+per-head blocks{train_row}. Width and depth rows are measured at 'full' fidelity only
+(docs/findings/real-networks.md). Difference from the paper: Zhang et al. report
+JS⁰(Transformer) > JS⁰(CNN) and a larger gradient heterogeneity for Transformers at
+GPT-2/ResNet scale. Here the baseline gives JS⁰ {js_t:.3f} (Transformer) vs {js_c:.3f} (CNN),
+Transformer larger on {js_tc} seeds; with per-head Q/K/V blocks (Adam-mini's partition) on
+{js_tc_heads}. The gradient Gini is larger for the Transformer on {gini_tc} seeds ({gini_t:.3f}
+vs {gini_c:.3f}). We report it; we do not tune it away. The spectra are indefinite (seed 0,
+median block: {neg_t:.0f} % negative eigenvalues in the Transformer, {neg_c:.0f} % in the CNN).
+Measured (median (min–max) over seeds; "T > C" = seeds where the Transformer's value is larger):
 
-choice                          JS⁰ T              JS⁰ C              T>C   Gini T  Gini C  T>C
-baseline (tensors, log |λ|)     0.613 (0.60–0.62)  0.673 (0.64–0.69)  0/5   0.468   0.420   4/5
-without zero-Hessian blocks     0.613 (0.60–0.62)  0.673 (0.64–0.69)  0/5   0.468   0.420   4/5
-without norm-layer blocks       0.539 (0.51–0.54)  0.593 (0.56–0.63)  0/5   0.403   0.355   5/5
-density paper-lin (signed)      0.553 (0.55–0.65)  0.687 (0.66–0.70)  0/5   0.468   0.420   4/5
-positive part only (log λ>0)    0.660 (0.59–0.68)  0.741 (0.69–0.76)  0/5   0.468   0.420   4/5
-partition Q/K/V split           0.661 (0.65–0.67)  0.673 (0.64–0.69)  1/5   0.520   0.420   5/5
-partition per-head Q/K/V        0.690 (0.68–0.70)  0.673 (0.64–0.69)  5/5   0.545   0.420   5/5
-after 200 Adam steps            0.613 (0.60–0.62)  0.651 (0.63–0.67)  0/5   0.800   0.695   5/5
+{table}
+"""
+SUMMARY = """
+blockwise spectra and JS⁰ of a tiny Transformer vs a tiny CNN at init: baseline JS⁰ {js_t:.2f} vs
+{js_c:.2f} (Transformer larger on {js_tc} seeds; {js_tc_heads} with per-head Q/K/V), and the ablation
 """
 
 
 def _short(name: str) -> str:
     return name.replace("blocks.0.", "").replace("features.", "f").replace(".weight", ".w").replace(".bias", ".b")
+
+
+def facts(data: xr.Dataset) -> dict:
+    import ast
+
+    sizes, params = ast.literal_eval(data.attrs["sizes"]), ast.literal_eval(data.attrs["n_params"])
+
+    def desc(opts):
+        return ", ".join(f"{k} {'/'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for k, v in opts.items())
+
+    def cmp(var, row):
+        v = data[var].sel(variant=row)
+        t, c = v.sel(model="transformer").values, v.sel(model="cnn").values
+        return f"{int(np.sum(t > c))}/{t.size}", float(np.median(t)), float(np.median(c))
+
+    base = str(data.variant.values[0])
+    js_tc, js_t, js_c = cmp("js0", base)
+    gini_tc, gini_t, gini_c = cmp("gini", base)
+    zero = "without zero-Hessian blocks"
+    same = zero in data.variant.values and np.allclose(data.js0.sel(variant=zero), data.js0.sel(variant=base),
+                                                       equal_nan=True)
+    train = [str(v) for v in data.variant.values if str(v).startswith("after ")]
+    n_blocks = {m: int(np.sum(data.block_name.sel(model=m).values != "")) for m in MODELS}
+    neg = {m: 100 * float(np.nanmedian(data.negative_mass.sel(model=m).values)) for m in MODELS}
+    return {"t_desc": desc(sizes["transformer"]), "c_desc": desc(sizes["cnn"]),
+            "t_params": params["transformer"], "c_params": params["cnn"],
+            "t_blocks": n_blocks["transformer"], "c_blocks": n_blocks["cnn"], "sigma": data.attrs["sigma"],
+            "null_rtol": f"{data.attrs['null_rtol']:.0e}".replace("e-0", "e-"), "seeds": data.sizes["seed"],
+            "zero_row": ("a conv bias before BatchNorm has one; the library's CNN has none, so this row "
+                         "equals the baseline here" if same else "a conv bias before BatchNorm has one")
+            if zero in data.variant.values else "not read at this fidelity",
+            "train_row": (f", and {int(data.attrs['train_steps'])} full-batch Adam steps (lr "
+                          f"{data.attrs['train_lr']:g}, untuned) on a learnable rule (lag-1 token copy; linear "
+                          "teacher on channel means)") if train else "",
+            "js_t": js_t, "js_c": js_c, "js_tc": js_tc, "js_tc_heads": cmp("js0", "partition per-head Q/K/V")[0],
+            "gini_tc": gini_tc, "gini_t": gini_t, "gini_c": gini_c,
+            "neg_t": neg["transformer"], "neg_c": neg["cnn"], "table": table_text(data)}
 
 
 def plot(data: xr.Dataset):
@@ -318,14 +356,22 @@ def plot(data: xr.Dataset):
         names = [str(x) for x in data.block_name.isel(model=k).values if str(x)]
         nb = len(names)
         ax = axes[k, 0]
-        cmap = style.plt.get_cmap("tab20")
+        t = data.grid.isel(model=k).values
+        lo = np.log10(float(data.attrs["null_rtol"]))
+        cols = t >= lo  # the zero-eigenvalue floor is not spectrum: not drawn, its share printed
+        dens = data.density.isel(model=k).values[:nb][:, cols]
+        rows = dens / np.maximum(dens.max(axis=1, keepdims=True), 1e-300)
+        ax.imshow(rows, aspect="auto", cmap="Greys", extent=(t[cols][0], t[cols][-1], nb - 0.5, -0.5),
+                  interpolation="nearest", vmin=0, vmax=1)
+        null = data.null_mass.isel(model=k).values[:nb]
         for b in range(nb):
-            ax.plot(data.grid.isel(model=k), data.density.isel(model=k, block=b), color=cmap(b % 20),
-                    linewidth=0.9, label=_short(names[b]))
+            if null[b] > 0:
+                ax.text(1.01, b, f"{100 * null[b]:.0f}% zero", transform=ax.get_yaxis_transform(), fontsize=5,
+                        va="center")
+        ax.set_yticks(range(nb), [_short(x) for x in names], fontsize=5)
+        ax.grid(False)
         ax.set_xlabel("log10(|λ|/λmax)")
-        ax.set_ylabel("density")
-        ax.set_title(f"({'ad'[k]}) {name}: blocks at init (seed 0)", fontsize=9)
-        ax.legend(fontsize=4.5, ncol=2, loc="upper left")
+        ax.set_title(f"({'ad'[k]}) {name}: block densities at init (seed 0)", fontsize=9)
         ax = axes[k, 1]
         m = data.js.isel(model=k).values[:nb, :nb]
         im = ax.imshow(m, vmin=0, vmax=1, cmap="viridis")

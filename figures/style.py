@@ -44,7 +44,24 @@ def label(name: str) -> str:
     return LABELS.get(name, name)
 
 
-def band(ax, x, runs, *, name: str, q=(0.1, 0.9), log=False, **kw):
+def num(x, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits, exponents written short: 1e-8, 1.1e5 (not 1e-08)."""
+    import re
+    text = f"{float(x):.{digits}g}"
+    if "e" in text and 1 <= abs(float(x)) < 1e6:
+        return f"{float(x):.0f}"  # 16183, not 1.62e4: an integer-sized count reads better whole
+    return re.sub(r"e\+?(-?)0*(\d)", r"e\1\2", text)
+
+
+BAND = (0.1, 0.9)  # quantiles of every band and whisker
+
+
+def band_facts() -> dict:
+    """Caption fields ``band_lo``/``band_hi`` (per cent) of the house band."""
+    return {"band_lo": round(100 * BAND[0]), "band_hi": round(100 * BAND[1])}
+
+
+def band(ax, x, runs, *, name: str, q=BAND, log=False, **kw):
     """Plot the median over runs (axis 0) with a quantile band; ``runs`` is (n_runs, len(x))."""
     runs = np.asarray(runs, dtype=float)
     with np.errstate(invalid="ignore"):

@@ -15,21 +15,31 @@ from hetquad import problems, sims
 
 NAME = "tomihari-gradient-share"
 SOURCE = "Tomihari & Sato 2025 (seed 001), Fig. 3 and Table 7 (gradient share per parameter, Gini)"
+REPRODUCES = "Tomihari & Sato Fig. 3 / Table 7 (measure only)"
 CAPTION = """
 Gradient heterogeneity of the catalog problems at initialisation (THEORY §8.1). (a) Share of
 block l in the normalised gradient norms, x_l/Σ_k x_k with x_l = ‖g_l‖/√d_l ([T] eq. 215);
-blocks are ordered by sharpness ‖H_l‖₂ (flattest first; for linear-head: weights W, then bias
-b); bar = median over seeds, whiskers = 10–90 % quantiles. (b) Gini coefficient of x per problem
-and seed ([T] eq. 217); dots = seeds, bar = median.
-Initial points: 'default init' is w0 = w* + N(0, I) (sims.initial_points, the library default);
-'tomihari-blocks (profile)' uses the catalog's own w0 (problems.initial_point with Gini 0.5,
-largest gradients on the sharpest blocks, [T] §4.3). [C]: the choice of problems and of the
-default init; [T] measures real networks (RoBERTa, ViT, ResNet) at the start of fine-tuning,
-which we do not have — only the measure is reproduced, not the paper's values. Reading: with
-w0 ~ N(0, I) the gradient share follows block sharpness (g_l = H_l e_l), so problems whose
-blocks differ in scale (zhang2024-case1/3, adam-mini-fig4, tomihari-blocks) are strongly
-heterogeneous (Gini near its maximum (B−1)/B) and the homogeneous ones are not.
+bars are right-aligned by sharpness ‖H_l‖₂: the rightmost bar of each problem is its sharpest
+block, the one left of it the second sharpest, and so on, so problems with {b_min} and {b_max} blocks
+share the labels (for linear-head, which has no Hessian blocks: weights W, then bias b);
+bar = median over {seeds} seeds, whiskers = {band_lo}–{band_hi} % quantiles; dotted: the uniform
+share 1/B. (b) Gini coefficient of x per problem and seed ([T] eq. 217); dots = seeds, bar =
+median, dashed: the largest possible Gini (B−1)/B. Initial points: 'default init' is
+w0 = w* + N(0, I) (sims.initial_points, the library default); 'tomihari-blocks (profile)' uses
+the catalog's own w0 (problems.initial_point with Gini {profile_gini:.2f}, largest gradients on the
+sharpest blocks, [T] §4.3). [C]: the choice of problems and of the default init; [T] measures
+real networks (RoBERTa, ViT, ResNet) at the start of fine-tuning, which we do not have — only
+the measure is reproduced, not the paper's values. Reading: with w0 ~ N(0, I) the gradient
+share follows block sharpness (g_l = H_l e_l), so problems whose blocks differ in scale are
+strongly heterogeneous (median Gini {het_ginis}) and the homogeneous ones are not
+({hom_ginis}).
 """
+SUMMARY = """
+per-block gradient share and Gini of the catalog problems at w0: median Gini {het_ginis} where block
+scales differ, {hom_ginis} where they do not ({seeds} seeds)
+"""
+HETEROGENEOUS = ("zhang2024-case1", "zhang2024-case3", "adam-mini-fig4", "tomihari-blocks")
+HOMOGENEOUS = ("zhang2024-case2", "zhang2024-case4")
 
 FIDELITY = {"tiny": 2, "default": 20, "full": 100}  # seeds per problem
 
@@ -83,6 +93,22 @@ def compute(fidelity: str) -> xr.Dataset:
     )
 
 
+def facts(data: xr.Dataset) -> dict:
+    from . import style
+
+    med = data.gini.median("seed")
+
+    def listing(names):
+        return ", ".join(f"{n} {float(med.sel(problem=n)):.2f}" for n in names)
+    return {"seeds": data.sizes["seed"], **style.band_facts(), "b_min": int(data.n_blocks.min()),
+            "b_max": int(data.n_blocks.max()),
+            "profile_gini": float(med.sel(problem="tomihari-blocks (profile)")),
+            "het_ginis": listing(HETEROGENEOUS), "hom_ginis": listing(HOMOGENEOUS)}
+
+
+_ORDINAL = {1: "", 2: "2nd ", 3: "3rd "}
+
+
 def plot(data: xr.Dataset):
     from . import style
 
@@ -93,15 +119,20 @@ def plot(data: xr.Dataset):
     n_blocks = data.sizes["block"]
     width = 0.8 / n_blocks
     cmap = style.plt.get_cmap("viridis")
-    ends = {0: " (flattest)", n_blocks - 1: " (sharpest)"}
+    # right-align: slot n_blocks−1 is every problem's sharpest block, whatever its block count
+    B = data.n_blocks.values
+    aligned = np.full(data.share.shape, np.nan)
+    for i, b in enumerate(B):
+        aligned[i, :, n_blocks - b:] = data.share.values[i, :, :b]
     for l in range(n_blocks):
-        sh = data.share.isel(block=l).values  # (problem, seed)
+        sh = aligned[:, :, l]  # (problem, seed)
         with warnings.catch_warnings():  # problems with fewer blocks are all-NaN here
             warnings.simplefilter("ignore", RuntimeWarning)
-            lo, med, hi = np.nanquantile(sh, [0.1, 0.5, 0.9], axis=1)
+            lo, med, hi = np.nanquantile(sh, [style.BAND[0], 0.5, style.BAND[1]], axis=1)
         x = pos - 0.4 + width * (l + 0.5)
+        rank = n_blocks - l
         ax_s.bar(x, med, width=width, color=cmap(l / max(n_blocks - 1, 1)),
-                 label=f"block {l + 1}" + ends.get(l, ""))
+                 label=f"{_ORDINAL.get(rank, f'{rank}th ')}sharpest")
         ax_s.errorbar(x, med, yerr=[med - lo, hi - med], fmt="none", ecolor="k", elinewidth=0.7, capsize=1.5)
     for i, B in enumerate(data.n_blocks.values):  # the uniform share 1/B: no heterogeneity
         ax_s.hlines(1.0 / B, i - 0.42, i + 0.42, colors="k", linestyles=":", linewidth=0.9)

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hetquad.problems.validation import integer, one_of, positive
+from hetquad.problems.validation import in_range, integer, one_of, positive
 
 SECTIONS = ("sweep", "problem", "axes", "zip", "optimizers", "tune")
 SWEEP_KEYS = {"steps": None, "tol": 1e-6, "seeds": None, "engine": "auto", "record_every": 1,
@@ -57,6 +57,15 @@ SWEEP_KEYS = {"steps": None, "tol": 1e-6, "seeds": None, "engine": "auto", "reco
 TUNE_KEYS = {"lrs": None, "seed": None, "metric": "final_loss", "steps": None}
 ENGINES = ("auto", "numpy", "numba", "cupy")
 TUNE = "tune"  # the lr value that asks for the tuning step
+MAX_SEED = 2**63 - 1        # seeds are stored as int64 (the run table's `seed` column)
+MAX_SEEDS = 1_000_000       # seeds per grid point; more is several sweeps
+MAX_LRS = 100_000           # candidate lrs of one search (a finer grid is not a search)
+#: hyper-parameters whose value is itself a list (per-block lrs, an explicit Adam-mini partition):
+#: a list of scalars is their value, a list of lists an axis of them
+SEQUENCE_HYPER = ("lrs", "partition")
+#: problem parameters with a documented floor (the catalog raises at build time otherwise)
+PARAM_FLOORS = {"kappa": 1.0, "block_kappa": 1.0, "d": 1, "n_blocks": 1, "block_size": 1,
+                "n_samples": 1, "n_classes": 1, "n_features": 1}
 
 
 def did_you_mean(word: str, options) -> str:
@@ -184,10 +193,13 @@ def _plain(x):
 def load(path) -> SweepConfig:
     """Read and validate a sweep TOML file."""
     path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise ValueError(f"config {path} is not a regular file (a device, pipe or socket); give a TOML file")
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the TOML
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise ValueError(f"malformed TOML in {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
@@ -220,8 +232,10 @@ def parse(data: dict) -> SweepConfig:
         raise ValueError("[problem] needs 'name' (one of hetquad.problems.names())")
     params = catalog.parameters(name)  # unknown name → ValueError with a suggestion
     pseed = prob.pop("seed", 0)
+    if isinstance(pseed, str) and pseed != "run":
+        raise ValueError(f"[problem] seed must be an integer or \"run\", got {pseed!r}{did_you_mean(pseed, ['run'])}")
     if pseed != "run":
-        pseed = integer("[problem] seed", pseed, minimum=0)
+        pseed = _seed("[problem] seed", pseed)
     axes = _axes("[axes]", data.get("axes", {}))
     zips = _zips(data.get("zip", []))
     seen: dict = {}
@@ -234,6 +248,12 @@ def parse(data: dict) -> SweepConfig:
             if n in seen:
                 raise ValueError(f"parameter {n!r} appears in both {seen[n]} and {where}")
             seen[n] = where
+    for n, v in prob.items():
+        _problem_value(name, params, n, v, "[problem]")
+    for where, group in (("[axes]", axes), *(("[zip]", g) for g in zips)):
+        for n, values in group:
+            for v in values:
+                _problem_value(name, params, n, v, where)
 
     tune = None
     if "tune" in data:
@@ -243,10 +263,55 @@ def parse(data: dict) -> SweepConfig:
         raise ValueError('an optimizer has lr = "tune" but the config has no [tune] section')
     return SweepConfig(
         problem=name, problem_seed=pseed, fixed=tuple(sorted(prob.items())), axes=axes, zips=zips,
-        optimizers=optimizers, seeds=seeds, steps=steps, tol=positive("tol", opts["tol"]),
-        engine=one_of("engine", opts["engine"], ENGINES),
+        optimizers=optimizers, seeds=seeds, steps=steps, tol=in_range("tol", opts["tol"], 0.0, 1.0, closed="right"),
+        engine=_engine(opts["engine"]),
         record_every=integer("record_every", opts["record_every"], minimum=1),
         per_block=_bool("per_block", opts["per_block"]), chunk_size=chunk_size, tune=tune)
+
+
+def _engine(name) -> str:
+    """An engine name that can run here ('cupy' without a GPU is refused now, not per run)."""
+    one_of("engine", name, ENGINES)
+    if name != "auto":
+        from hetquad.sims import engines
+
+        mod = engines.get(name)
+        if not mod.is_available():
+            why = getattr(mod, "why_unavailable", lambda: "")()
+            raise ValueError(f"engine {name!r} is not available here{': ' + why if why else ''} "
+                             f"(use 'auto' or one of {[n for n in ENGINES if n not in ('auto', name)]})")
+    return name
+
+
+def _problem_value(problem: str, params: dict, name: str, value, where: str) -> None:
+    """Type and floor of one problem-parameter value, checked against the catalog default's kind.
+
+    Only what holds for every value is checked here; a combination out of reach (τ below
+    ``tau_range`` for that κ and block size) is a failed run of that grid point, not of the sweep.
+    """
+    default = params[name]
+    numeric_default = isinstance(default, (int, float)) and not isinstance(default, bool)
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if numeric_default and not is_number:
+        raise TypeError(f"{name} of problem {problem!r} in {where} must be a number, got "
+                        f"{type(value).__name__} {value!r}")
+    if isinstance(default, int) and not isinstance(default, bool) and is_number and not isinstance(value, int):
+        raise TypeError(f"{name} of problem {problem!r} in {where} must be an integer, got "
+                        f"{type(value).__name__} {value!r}")
+    if isinstance(default, str) and not isinstance(value, str):
+        raise TypeError(f"{name} of problem {problem!r} in {where} must be a string, got "
+                        f"{type(value).__name__} {value!r}")
+    if is_number and not math.isfinite(value):
+        raise ValueError(f"{name} of problem {problem!r} in {where} must be finite, got {value!r}")
+    if is_number and name in PARAM_FLOORS and value < PARAM_FLOORS[name]:
+        raise ValueError(f"{name} of problem {problem!r} in {where} must be >= {PARAM_FLOORS[name]}, got {value!r}")
+
+
+def _seed(name: str, value) -> int:
+    seed = integer(name, value, minimum=0)
+    if seed > MAX_SEED:
+        raise ValueError(f"{name} must be <= 2**63 - 1 = {MAX_SEED} (stored as int64), got {seed}")
+    return seed
 
 
 def _table(where: str, value) -> dict:
@@ -263,10 +328,16 @@ def _bool(name: str, value) -> bool:
 
 def _seeds(value) -> tuple:
     if isinstance(value, int) and not isinstance(value, bool):
-        return tuple(range(integer("seeds", value, minimum=1)))
+        n = integer("seeds", value, minimum=1)
+        if n > MAX_SEEDS:
+            raise ValueError(f"seeds must be <= {MAX_SEEDS} per grid point, got {n}; split them over several "
+                             "sweeps (seeds = [first, ..., last] lists)")
+        return tuple(range(n))
     if not isinstance(value, list) or not value:
         raise ValueError(f"seeds must be a count >= 1 or a non-empty list of ints, got {value!r}")
-    seeds = tuple(integer("seeds[i]", s, minimum=0) for s in value)
+    if len(value) > MAX_SEEDS:
+        raise ValueError(f"seeds must hold <= {MAX_SEEDS} seeds per grid point, got {len(value)}")
+    seeds = tuple(_seed("seeds[i]", s) for s in value)
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {list(seeds)}")
     return seeds
@@ -314,6 +385,7 @@ def _optimizers(table: dict) -> tuple:
         raise ValueError("[optimizers] must name at least one optimizer")
     entries = []
     for label, spec in table.items():
+        _label(label)
         spec = dict(_table(f"[optimizers.{label}]", spec))
         kind = optimizer_type(spec.pop("type", label), where=f" in [optimizers.{label}]")
         cls = sims.OPTIMIZERS[kind]
@@ -322,12 +394,16 @@ def _optimizers(table: dict) -> tuple:
         lr = spec.pop("lr", None)
         if lr is None and default_lr(kind) is None:
             raise ValueError(f'[optimizers.{label}] needs lr (a number, a list, or "tune")')
+        if isinstance(lr, str) and lr != TUNE:
+            raise ValueError(f'lr in [optimizers.{label}] must be a number, a list or "tune", got {lr!r}'
+                             f"{did_you_mean(lr, [TUNE])}")
         if lr == TUNE:
             lrs = None
         elif lr is None:
             lrs = (default_lr(kind),)
         else:
             lrs = tuple(positive("lr", x) for x in _values(f"[optimizers.{label}]", "lr", lr if isinstance(lr, list) else [lr]))
+        spec = {n: _sequence_value(label, n, v) if n in SEQUENCE_HYPER else v for n, v in spec.items()}
         axes = tuple(sorted((n, _values(f"[optimizers.{label}]", n, v)) for n, v in spec.items()
                             if isinstance(v, list)))
         fixed = tuple(sorted((n, v) for n, v in spec.items() if not isinstance(v, list)))
@@ -336,6 +412,32 @@ def _optimizers(table: dict) -> tuple:
             build_optimizer(kind, hyper, 1.0 if lr_ is None else lr_)
         entries.append(entry)
     return tuple(entries)
+
+
+def _label(label: str) -> None:
+    """An optimizer label is a printable name (it becomes a column value and a figure legend)."""
+    if not label.strip() or not label.isprintable() or "/" in label or "\\" in label or len(label) > 64:
+        raise ValueError(f"optimizer label {label!r} must be 1-64 printable characters without '/' or '\\'")
+
+
+def _sequence_value(label: str, name: str, value):
+    """A list-valued hyper-parameter: a list of scalars is one value (a tuple), a list of lists an
+    axis of values (a list of tuples)."""
+    if not isinstance(value, list):
+        return value
+    if value and all(isinstance(v, list) for v in value):
+        return [_sequence_value(label, name, v) for v in value]
+    if value and all(isinstance(v, str) for v in value):
+        return value  # an axis of named values ('blocks', 'single', ...)
+    if any(isinstance(v, (list, dict)) for v in value):
+        raise TypeError(f"{name} in [optimizers.{label}] must be a list of numbers (one value) or a list of "
+                        f"such lists (an axis), got {value!r}")
+    if name == "partition":
+        ids = [integer("partition[i]", v, minimum=0) for v in value]
+        if max(ids) >= len(ids):  # ids are 0..B-1 with B <= number of coordinates
+            raise ValueError(f"partition ids must be consecutive 0..B-1 over {len(ids)} coordinates, got "
+                             f"max id {max(ids)}")
+    return tuple(value)
 
 
 def optimizer_type(name: str, *, where: str = "") -> str:
@@ -360,6 +462,8 @@ def build_optimizer(kind: str, hyper: dict, lr: float):
     """The optimizer spec ``kind`` with ``hyper`` and ``lr``; dict values go through ``sims.from_dict``."""
     from hetquad import sims
 
+    fields = [f.name for f in dataclasses.fields(sims.OPTIMIZERS[optimizer_type(kind)])]
+    check_keys(f"the hyper-parameters of {kind}", hyper, [f for f in fields if f != "lr"])
     kwargs = {k: (sims.from_dict(v) if isinstance(v, dict) else v) for k, v in hyper.items()}
     return sims.make(kind, lr=float(lr), **kwargs)
 
@@ -378,9 +482,12 @@ def _tune(table: dict, *, steps: int, seeds: tuple) -> TuneSpec:
         if not low < high:
             raise ValueError(f"lrs.low must be < lrs.high, got {low} and {high}")
         num = integer("lrs.num", lrs.get("num", 0), minimum=2)
+        if num > MAX_LRS:
+            raise ValueError(f"lrs.num must be <= {MAX_LRS}, got {num}; search a coarse grid first, then a "
+                             "finer one around its best lr")
         lrs = [float(x) for x in np.geomspace(low, high, num)]
     lrs = tuple(positive("lrs[i]", x) for x in _values("[tune]", "lrs", lrs))
-    seed = integer("[tune] seed", t["seed"], minimum=0)
+    seed = _seed("[tune] seed", t["seed"])
     if seed in seeds:
         raise ValueError(f"[tune] seed {seed} is also a run seed; the tuning seed must be held out")
     tsteps = steps if t["steps"] is None else integer("[tune] steps", t["steps"], minimum=1)

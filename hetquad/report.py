@@ -6,6 +6,10 @@ Statistics are taken on log10 of the metric (iteration counts spread multiplicat
 centre is the geometric mean over seeds and the band its Student-t confidence interval. Runs that
 never reached tol (T = inf), diverged or failed are left out of the statistics and counted in the
 panel title — never drawn as numbers.
+
+Every sweep gets a report: a string axis is drawn as categories, a sweep without swept axes gets
+one panel per optimizer (``by_optimizer``), and what cannot be drawn (no run reached tol, all
+failed) is said in the panel and in ``Report.notes`` (the CLI prints them), never an exception.
 """
 from __future__ import annotations
 
@@ -69,25 +73,44 @@ def _panels(table, others: list[str]) -> list[tuple[str, object]]:
     return out
 
 
+def _numeric(column) -> bool:
+    return np.issubdtype(np.asarray(column).dtype, np.number) and not np.issubdtype(np.asarray(column).dtype, bool)
+
+
 def plot_vs_axis(ax, rows, axis: str, *, metric: str = "iterations_to_tol", confidence: float = 0.95) -> int:
-    """Draw ``metric`` vs ``axis``, one line + band per optimizer; return how many runs were left out."""
-    dropped = 0
+    """Draw ``metric`` vs ``axis``, one line + band per optimizer; return how many runs were left out.
+
+    A non-numeric axis is drawn as evenly spaced categories; a panel with nothing to draw says so.
+    """
+    dropped, drawn = 0, 0
+    numeric = _numeric(rows[axis])
+    categories = sorted(rows[axis].dropna().unique(), key=str) if not numeric else None
     for k, (label, opt_rows) in enumerate(rows.groupby("optimizer", sort=False)):
         xs, bands = [], []
         for x, cell in opt_rows.groupby(axis, sort=True):
             ok = cell[cell["status"] == "ok"]
             b = band(ok[metric], confidence=confidence)
             dropped += b.dropped + len(cell) - len(ok)
-            xs.append(x)
+            xs.append(x if numeric else categories.index(x))
             bands.append(b)
         c = np.array([b.center for b in bands])
+        if not np.isfinite(c).any():
+            continue
+        drawn += 1
         color = f"C{k}"
         ax.plot(xs, c, "o-", color=color, label=label)
         ax.fill_between(xs, [b.low for b in bands], [b.high for b in bands], color=color, alpha=0.2, lw=0)
     ax.set_xlabel(axis)
     ax.set_ylabel(METRICS.get(metric, metric))
-    ax.set_yscale("log")
-    if np.issubdtype(rows[axis].dtype, np.number) and (rows[axis] > 0).all() and rows[axis].max() / rows[axis].min() >= 20:
+    if not numeric:
+        ax.set_xticks(range(len(categories)), [str(c) for c in categories])
+    if drawn:
+        ax.set_yscale("log")
+    else:
+        ax.text(0.5, 0.5, f"nothing to plot: no run has a finite\n{METRICS.get(metric, metric)} "
+                f"(none reached tol, or all failed/diverged)", ha="center", va="center", fontsize=7,
+                transform=ax.transAxes)
+    if numeric and (rows[axis] > 0).all() and rows[axis].max() / rows[axis].min() >= 20:
         ax.set_xscale("log")
     return dropped
 
@@ -126,9 +149,24 @@ def _save(fig, path: Path) -> list[Path]:
     return out
 
 
+@dataclass(frozen=True)
+class Report:
+    """The files a report wrote and what it could not draw (one sentence each)."""
+
+    paths: tuple
+    notes: tuple
+
+
 def report(directory, *, out=None, metrics=("iterations_to_tol", "time_to_tol"),
            confidence: float = 0.95) -> list[Path]:
-    """Write the sweep's figures (PNG + PDF) and return their paths.
+    """Write the sweep's figures (PNG + PDF) and return their paths (``build_report`` also
+    returns the notes on what could not be drawn)."""
+    return list(build_report(directory, out=out, metrics=metrics, confidence=confidence).paths)
+
+
+def build_report(directory, *, out=None, metrics=("iterations_to_tol", "time_to_tol"),
+                 confidence: float = 0.95) -> Report:
+    """Write the sweep's figures (PNG + PDF); return a ``Report`` (their paths and notes).
 
     Parameters
     ----------
@@ -153,6 +191,9 @@ def report(directory, *, out=None, metrics=("iterations_to_tol", "time_to_tol"),
     from hetquad.results import load, read_manifest
 
     in_range("confidence", confidence, 0.0, 1.0, closed="neither")
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    if not metrics:
+        raise ValueError(f"metrics must name at least one of {sorted(METRICS)}, got none")
     for m in metrics:
         if m not in METRICS:
             raise ValueError(f"metric must be one of {sorted(METRICS)}, got {m!r}")
@@ -161,9 +202,21 @@ def report(directory, *, out=None, metrics=("iterations_to_tol", "time_to_tol"),
     manifest = read_manifest(directory) or {}
     axes = swept(table, manifest.get("axes", []) + [a for a in manifest.get("hyper_axes", []) if a != "lr"])
     out = Path(out) if out is not None else directory / "report"
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder for the figures")
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for axis in axes:
+    written, notes = [], []
+    statuses = table["status"].value_counts().to_dict()
+    for metric in metrics:
+        finite = table.loc[table["status"] == "ok", metric]
+        if not (np.isfinite(finite.to_numpy(dtype=float)) & (finite.to_numpy(dtype=float) > 0)).any():
+            notes.append(f"{metric}: no run has a finite value ({', '.join(f'{n} {s}' for s, n in statuses.items())}"
+                         f"{'; none reached tol' if 'tol' in metric else ''}): its panels are empty")
+    plot_axes = axes
+    if not axes:
+        notes.append("no swept axis: one panel per optimizer (by_optimizer)")
+        plot_axes = ["optimizer"]
+    for axis in plot_axes:
         others = [a for a in axes if a != axis]
         panels = _panels(table, others)
         fig, grid = plt.subplots(len(metrics), len(panels), figsize=(3.6 * len(panels), 3.0 * len(metrics)),
@@ -173,10 +226,11 @@ def report(directory, *, out=None, metrics=("iterations_to_tol", "time_to_tol"),
                 dropped = plot_vs_axis(grid[i, j], rows, axis, metric=metric, confidence=confidence)
                 note = f" ({dropped} runs not at tol/failed)" if dropped else ""
                 grid[i, j].set_title(f"{title}{note}", fontsize=8)
-        grid[0, 0].legend(fontsize=7)
+        if grid[0, 0].get_legend_handles_labels()[0]:
+            grid[0, 0].legend(fontsize=7)
         fig.suptitle(f"{manifest.get('config', {}).get('problem', '')}: geometric mean over seeds, "
                      f"{confidence:.0%} band", fontsize=9)
-        written += _save(fig, out / f"vs_{axis}")
+        written += _save(fig, out / ("by_optimizer" if axis == "optimizer" and not axes else f"vs_{axis}"))
         plt.close(fig)
     for x, y in itertools.islice(itertools.combinations(axes, 2), 1):
         from matplotlib.colors import LogNorm
@@ -184,6 +238,9 @@ def report(directory, *, out=None, metrics=("iterations_to_tol", "time_to_tol"),
         opts = list(dict.fromkeys(table["optimizer"]))
         grids = [heatmap_grid(table[table["optimizer"] == o], x, y, metric=metrics[0]) for o in opts]
         finite = np.concatenate([g[np.isfinite(g) & (g > 0)] for _, _, g in grids])
+        if not finite.size:
+            notes.append(f"heatmap {x} × {y}: no cell has a finite {metrics[0]}; not drawn")
+            continue
         # one colour scale for every optimizer, so equal colours mean equal values across panels
         norm = LogNorm(vmin=finite.min(), vmax=max(finite.max(), finite.min() * 1.001)) if finite.size else None
         fig, grid = plt.subplots(1, len(opts), figsize=(3.4 * len(opts) + 1, 3.2), squeeze=False,
@@ -197,4 +254,4 @@ def report(directory, *, out=None, metrics=("iterations_to_tol", "time_to_tol"),
         fig.suptitle(f"{METRICS[metrics[0]]}: geometric mean over seeds", fontsize=9)
         written += _save(fig, out / f"heatmap_{x}_{y}")
         plt.close(fig)
-    return written
+    return Report(tuple(written), tuple(notes))

@@ -20,13 +20,16 @@ engine time apportioned by updates), ``engine``, ``bound``, ``bound_iterations``
 
 Every file is written atomically (temp file in the same folder, then ``os.replace``), so a sweep
 killed at any moment leaves only whole files; a chunk whose checksum does not match is recomputed.
-``load(DIR)`` returns ``(table, dataset)``; ``pd.read_parquet`` and ``xr.open_dataset`` on the two
-files are equivalent.
+Files get the usual permissions (0666 minus the umask), like any file a program creates.
+``load(DIR)`` returns ``(table, dataset)`` of a complete sweep only: the manifest must say
+"complete" and record the SHA-256 of both output files, and their run ids must agree
+(``load(DIR, partial=True)`` assembles whatever chunks are finished instead).
 """
 from __future__ import annotations
 
 import hashlib
 import io
+import re
 import json
 import os
 import tempfile
@@ -41,11 +44,18 @@ CHUNKS = "chunks"
 TRAJECTORY_COLUMNS = ("loss", "grad_norm", "block_grad_norm")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -61,19 +71,78 @@ def sha256(data: bytes) -> str:
 
 
 # -- manifest --------------------------------------------------------------------------------------
+MANIFEST_KEYS = ("config", "config_hash", "chunks", "status", "steps_recorded")
+KEY = re.compile(r"[0-9a-f]{8,128}")  # sims.config_hash: hex digits
+
+
 def read_manifest(directory) -> dict | None:
-    """The manifest of ``directory``, or ``None`` if there is none."""
+    """The manifest of ``directory``, or ``None`` if there is none.
+
+    Raises ``ValueError`` when ``manifest.json`` exists but is not a hetquad sweep manifest (not
+    JSON, not an object, keys missing): that folder is not a sweep this package wrote, and nothing
+    in it is touched.
+    """
     path = Path(directory) / MANIFEST
     if not path.exists():
         return None
+    why = None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); remove it or use --force") from None
+        data = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        why, data = f"not valid JSON ({exc})", None
+    except IsADirectoryError:
+        why, data = "a directory", None
+    if why is None and not isinstance(data, dict):
+        why = f"a JSON {type(data).__name__}, not an object"
+    elif why is None and any(k not in data for k in MANIFEST_KEYS):
+        why = f"missing {', '.join(k for k in MANIFEST_KEYS if k not in data)}"
+    elif why is None and not (isinstance(data["chunks"], list) and isinstance(data["config_hash"], str)
+                              and isinstance(data["steps_recorded"], list)):
+        why = "chunks, config_hash or steps_recorded of the wrong type"
+    elif why is None and not all(isinstance(k, str) and KEY.fullmatch(k) for k in data["chunks"]):
+        why = "a chunk key that is not a hash (chunk files are named by their keys: no paths)"
+    if why is not None:
+        raise ValueError(f"{path} is not a hetquad sweep manifest: {why}; this directory is not a sweep "
+                         "hetquad can resume or read: use another --out")
+    return data
 
 
 def write_manifest(directory, manifest: dict) -> None:
     write_atomic(Path(directory) / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+
+OUTPUTS = (TABLE, TRAJECTORIES)
+
+
+def output_digests(directory) -> dict:
+    """{file name: SHA-256} of the assembled outputs (the complete manifest records them)."""
+    return {n: sha256((Path(directory) / n).read_bytes()) for n in OUTPUTS}
+
+
+def is_own_leftover(name: str) -> bool:
+    """True for what a sweep killed before writing its manifest can leave at the top of its
+    directory: its lock (and the lock's temp file) and the temp files of ``write_atomic``."""
+    if name == ".lock" or (name.startswith(".lock.") and name.endswith(".tmp")):
+        return True
+    return any(name.startswith(f".{own}.") and name.endswith(".tmp") for own in (MANIFEST, *OUTPUTS))
+
+
+def remove_own_temp_files(directory) -> int:
+    """Delete the temp files ``write_atomic`` leaves when killed — only names this module makes
+    (``.NAME.XXXX.tmp`` of its own files, at the top and in ``chunks/``); returns the count."""
+    directory = Path(directory)
+    gone = 0
+    for p in directory.glob(".*.tmp"):
+        if is_own_leftover(p.name) and not p.name.startswith(".lock"):
+            p.unlink(missing_ok=True)
+            gone += 1
+    chunks = directory / CHUNKS
+    if chunks.is_dir():
+        for p in chunks.glob(".*.tmp"):
+            if p.name.endswith(".tmp") and (".parquet." in p.name or ".sha256." in p.name):
+                p.unlink(missing_ok=True)
+                gone += 1
+    return gone
 
 
 # -- chunks ----------------------------------------------------------------------------------------
@@ -198,20 +267,68 @@ def trajectories(rows, *, axes, steps) -> "xr.Dataset":
     return ds
 
 
-def load(directory) -> tuple:
-    """The results of a finished sweep: ``(table, dataset)``.
+def load(directory, *, partial: bool = False) -> tuple:
+    """The results of a sweep: ``(table, dataset)``.
 
     ``table`` is a ``pandas.DataFrame`` with one row per run (axis values, optimizer, lr, seed,
     status/reason, iterations_to_tol, final_loss, stop_reason, wall_time, bound slack); ``dataset``
     is an ``xarray.Dataset`` with dims ``run``, ``step`` (and ``block`` when per-block norms were
     recorded), fully loaded into memory (the file is closed).
+
+    Parameters
+    ----------
+    directory : path of a sweep
+    partial : bool
+        ``False`` (default): only one complete, consistent sweep is returned — the manifest says
+        "complete", both files match the checksums it recorded, and their run ids agree with
+        each other and with its run count; anything else raises ``ValueError`` saying what is
+        wrong. ``True``: the finished, valid chunks of the manifest's plan, assembled in memory
+        (nothing is written); ``table.attrs["partial"]`` says so and how many runs are missing.
     """
     import pandas as pd
     import xarray as xr
 
+    if not isinstance(partial, bool):
+        raise TypeError(f"partial must be True or False, got {type(partial).__name__} {partial!r}")
     directory = Path(directory)
-    missing = [n for n in (TABLE, TRAJECTORIES) if not (directory / n).exists()]
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory} holds no finished sweep (not a directory); run "
+                                "`hetquad sweep CONFIG --out DIR` first")
+    manifest = read_manifest(directory)
+    if manifest is None:
+        raise FileNotFoundError(f"{directory} holds no finished sweep (no {MANIFEST}); run "
+                                "`hetquad sweep CONFIG --out DIR` first")
+    if partial:
+        keys = [k for k in manifest["chunks"] if chunk_is_valid(directory, k)]
+        rows = read_chunks(directory, keys)
+        table = rows.drop(columns=[c for c in TRAJECTORY_COLUMNS if c in rows.columns])
+        axes = list(manifest.get("axes", [])) + list(manifest.get("hyper_axes", []))
+        dataset = trajectories(rows, axes=axes, steps=manifest["steps_recorded"]) if len(rows) else xr.Dataset()
+        n_runs = manifest.get("n_runs", len(table))
+        table.attrs["partial"] = {"chunks": len(keys), "of_chunks": len(manifest["chunks"]),
+                                  "runs": len(table), "missing_runs": max(int(n_runs) - len(table), 0)}
+        return table, dataset
+    status = manifest.get("status")
+    if status != "complete":
+        raise ValueError(f"{directory} holds an unfinished sweep (manifest status {status!r}): re-run "
+                         "`hetquad sweep` to finish it, or load(DIR, partial=True) for the finished chunks")
+    recorded = manifest.get("outputs")
+    missing = [n for n in OUTPUTS if not (directory / n).exists()]
     if missing:
-        raise FileNotFoundError(f"{directory} holds no finished sweep (missing {', '.join(missing)}); "
-                                "run `hetquad sweep CONFIG --out DIR` first")
-    return pd.read_parquet(directory / TABLE), xr.load_dataset(directory / TRAJECTORIES)
+        raise ValueError(f"{directory}: {', '.join(missing)} missing although the manifest says complete; "
+                         "re-run `hetquad sweep` to rebuild them, or load(DIR, partial=True)")
+    if not isinstance(recorded, dict):
+        raise ValueError(f"{directory}: the manifest records no checksums of its outputs (written by an older "
+                         "hetquad?); re-run `hetquad sweep` to rebuild them, or load(DIR, partial=True)")
+    data = {n: (directory / n).read_bytes() for n in OUTPUTS}
+    for name, blob in data.items():
+        if sha256(blob) != recorded.get(name):
+            raise ValueError(f"{directory}: {name} does not match the checksum the manifest recorded (changed "
+                             "or replaced since the sweep finished); re-run `hetquad sweep` to rebuild it")
+    table = pd.read_parquet(io.BytesIO(data[TABLE]))
+    dataset = xr.load_dataset(directory / TRAJECTORIES)
+    ids = table["run_id"].to_numpy(dtype=str)
+    if len(ids) != manifest.get("n_runs", len(ids)) or not np.array_equal(ids, dataset["run"].values.astype(str)):
+        raise ValueError(f"{directory}: the run table and the trajectories disagree (run ids or counts); "
+                         "re-run `hetquad sweep` to rebuild them")
+    return table, dataset

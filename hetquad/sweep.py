@@ -10,8 +10,14 @@ Execution: in-process (``workers=1``), a local ``ProcessPoolExecutor`` (spawn co
 all cores), or a ``dask.distributed`` cluster (``scheduler='tcp://…'``, ``'local'`` for a
 ``LocalCluster``, or a ``distributed.Client``). Workers return Parquet bytes; only this process
 writes to the directory (atomic writes, see ``hetquad.results``), so a remote cluster needs no
-shared file system. A lock file with this process's pid keeps two sweeps out of one directory;
-a lock left by a dead process is taken over.
+shared file system. An atomic lock (``hetquad.lock``: flock on ``DIR/.lock``) keeps two sweeps
+out of one directory; a lock left by a dead process is taken over.
+
+A sweep writes only into a directory it owns: a new or empty one, or one holding its
+``manifest.json``; it refuses any other non-empty directory, and touches only the files it writes.
+Before any work it prints a size estimate (``hetquad.budget``) and refuses a sweep whose memory
+estimate exceeds the budget. Pool workers die with their parent (even on SIGKILL), and Ctrl-C
+stops the sweep at once, keeping the finished chunks for the resume.
 
 Failures are data: a run whose problem, tuning or simulation raises becomes a row with
 ``status='failed'`` and the exception as ``reason``; a run that diverges (``sims.run`` stop
@@ -25,7 +31,6 @@ import math
 import os
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -129,9 +134,16 @@ def _base(spec: dict) -> dict:
 def failed_chunk(chunk, exc: BaseException) -> bytes:
     """Every run of ``chunk`` as a 'failed' row: its worker raised outside ``chunk_rows``."""
     lr = chunk.spec["optimizer"]["lr"]
-    rows = [failed_row(chunk.spec, _base(chunk.spec), int(s), f"worker: {_reason(exc)}",
-                       lr=math.nan if lr is None else float(lr)) for s in chunk.spec["seeds"]]
-    return _results.rows_to_parquet(rows, key=chunk.key)
+    lr = math.nan if lr is None else float(lr)
+    reason = f"worker: {_reason(exc)}"
+    try:
+        rows = [failed_row(chunk.spec, _base(chunk.spec), int(s), reason, lr=lr) for s in chunk.spec["seeds"]]
+        return _results.rows_to_parquet(rows, key=chunk.key)
+    except Exception as again:  # noqa: BLE001 — the failure path must not raise: store what can be stored
+        rows = [{**failed_row(chunk.spec, _base(chunk.spec), 0, f"{reason} (seed {s}; {_reason(again)})", lr=lr),
+                 "run_id": run_id(chunk.spec, s) if isinstance(s, int) else str(s), "seed": -1}
+                for s in chunk.spec["seeds"]]
+        return _results.rows_to_parquet(rows, key=chunk.key)
 
 
 def _guarded(chunk) -> bytes:
@@ -269,48 +281,40 @@ def bound_check(problem, optimizer, iterations_to_tol: float, *, tol: float, ste
     return f"theory.{fn_name}", its, slack
 
 
-# -- the directory lock ----------------------------------------------------------------------------
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@contextmanager
-def directory_lock(directory):
-    """Hold ``DIR/.lock`` (our pid) for the block; a lock whose pid is dead is taken over."""
-    path = Path(directory) / LOCK
-    for _ in range(3):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                pid = int(path.read_text().strip() or 0)
-            except (ValueError, FileNotFoundError):
-                pid = 0
-            if pid > 0 and _alive(pid) and pid != os.getpid():
-                raise ValueError(f"{directory} is in use by another sweep (pid {pid}); wait for it, "
-                                 f"or delete {path} if that process is not a hetquad sweep") from None
-            path.unlink(missing_ok=True)  # stale: its owner is gone
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(str(os.getpid()))
-        break
-    else:
-        raise ValueError(f"could not take the lock {path}; another process keeps re-creating it")
-    try:
-        yield path
-    finally:
-        path.unlink(missing_ok=True)
+# -- the directory lock (hetquad.lock) -------------------------------------------------------------
+from hetquad.lock import directory_lock  # noqa: E402,F401  (re-exported: sweep.directory_lock)
 
 
 # -- executors -------------------------------------------------------------------------------------
-def _worker_init() -> None:
-    """One numba thread per pool process: the pool already uses every core."""
+def _worker_init(parent: int | None = None) -> None:
+    """Pool worker set-up: die with the parent, leave Ctrl-C to it, one numba thread.
+
+    A worker whose parent is killed (SIGKILL leaves no chance to clean up) would go on computing
+    queued chunks for nobody: on Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` has the kernel kill
+    it, and a daemon thread that polls the parent pid covers the rest (other systems, and a
+    parent that died before the prctl call). SIGINT goes to the whole foreground process group;
+    the parent alone decides what an interrupt means.
+    """
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid() if parent is None else parent
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        pass
+
+    def watch():
+        while True:
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(0.2)
+
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=watch, daemon=True, name="hetquad-parent-watch").start()
     try:
         import numba
         numba.set_num_threads(1)
@@ -341,17 +345,27 @@ def _pool(chunks, workers: int):
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_init) as ex:
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_init, initargs=(os.getpid(),))
+    done = False
+    try:
         futures = {ex.submit(run_chunk, c.key, c.spec): c for c in chunks}
         try:
             yield from _collected(futures, as_completed(futures), fatal=BrokenProcessPool)
         except BrokenProcessPool:
             raise ChildProcessError("a sweep worker process died (killed or out of memory); finished "
                                     "chunks are saved: re-run the same command to resume") from None
-        finally:
-            for f in futures:
-                f.cancel()
+        done = True
+    finally:
+        if done:
+            ex.shutdown(wait=True)
+        else:  # interrupted or failed: stop now, do not wait for chunks nobody will write
+            procs = list((getattr(ex, "_processes", None) or {}).values())
+            ex.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                proc.kill()
+            for proc in procs:
+                proc.join(timeout=5)
 
 
 def _dask(chunks, scheduler, workers: int):
@@ -370,11 +384,19 @@ def _dask(chunks, scheduler, workers: int):
         except (OSError, TimeoutError) as exc:
             raise ValueError(f"cannot reach the dask scheduler at {scheduler!r}: {exc}") from None
         own = [client]
+    futures = {}
+    done = False
     try:
         futures = {client.submit(run_chunk, c.key, c.spec, key=f"hetquad-chunk-{c.key}", pure=False): c
                    for c in chunks}
         yield from _collected(futures, as_completed(futures))
+        done = True
     finally:
+        if not done and futures:  # interrupted: a shared cluster must not go on computing for nobody
+            try:
+                client.cancel(list(futures))
+            except Exception:  # noqa: BLE001 — the cluster may be gone already
+                pass
         for thing in own:
             thing.close()
 
@@ -433,14 +455,16 @@ def _recorded_steps(config: SweepConfig) -> list[int]:
 
 
 def execute(config: SweepConfig, out, *, workers: int | None = None, scheduler=None, resume: bool = False,
-            force: bool = False, progress: bool = True) -> SweepSummary:
+            force: bool = False, progress: bool = True, memory_budget: float | None = None,
+            say=None) -> SweepSummary:
     """Run (or finish) the sweep ``config`` in directory ``out``.
 
     Parameters
     ----------
     config : SweepConfig
     out : path
-        The sweep directory (created if missing).
+        The sweep directory: created if missing; an existing one must be empty or hold this
+        sweep's ``manifest.json`` (a sweep never writes into a folder it does not own).
     workers : int >= 1, optional
         Local processes (default: all cores); 1 runs in this process. With a ``LocalCluster``
         (``scheduler='local'``) the number of its workers.
@@ -453,33 +477,56 @@ def execute(config: SweepConfig, out, *, workers: int | None = None, scheduler=N
         hash matches: a chunk's key covers everything that determines its rows).
     progress : bool
         Show a progress bar with ETA on stderr.
+    memory_budget : float > 0, optional
+        Bytes the sweep may use at its peak (default: half the physical memory). A sweep whose
+        estimate (``hetquad.budget``) exceeds it is refused before any work.
+    say : callable(str), optional
+        Where the size estimate line goes (default: nowhere).
 
     Returns
     -------
     SweepSummary
+
+    Raises
+    ------
+    ValueError
+        An unusable or foreign ``out``, a sweep over budget, a directory in use, a different
+        config without ``force``.
+    KeyboardInterrupt
+        Ctrl-C: the workers are stopped, the finished chunks stay for the resume.
     """
+    from hetquad import budget
+
     if not isinstance(config, SweepConfig):
         raise TypeError(f"config must be a hetquad.config.SweepConfig, got {type(config).__name__}")
     if isinstance(scheduler, str) and scheduler != "local" and "://" not in scheduler:
         raise ValueError(f"scheduler must be 'local' or an address like tcp://HOST:PORT, got {scheduler!r}")
     workers = (os.cpu_count() or 1) if workers is None else integer("workers", workers, minimum=1)
+    if memory_budget is None:
+        memory_budget = budget.default_memory_budget()
+    elif isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float)) or \
+            not math.isfinite(memory_budget) or memory_budget <= 0:
+        raise ValueError(f"memory_budget must be a number of bytes > 0, got {memory_budget!r}")
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a sweep directory")
+    check_out_directory(out, resume=resume)
+    est = budget.sweep_estimate(config, workers=workers)
+    est.refuse_beyond(memory_budget, what="this sweep",
+                      how="cut it into several sweeps (fewer axis values or seeds each), lower steps or "
+                          "raise record_every (fewer recorded steps), or lower chunk_size")
+    if say is not None:
+        say(est.line(workers=workers))
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with directory_lock(out):
+        check_out_directory(out, resume=resume)  # again, now that no other sweep can change it
         old = _results.read_manifest(out)
         chunks = plan(config)
         new = manifest_for(config, chunks, status="running", created=old and old.get("created"))
-        if old is None and resume:
-            raise ValueError(f"--resume: {out} holds no sweep yet (no {_results.MANIFEST})")
         if old is not None and old.get("config_hash") != new["config_hash"] and not force:
             raise ValueError(f"{out} holds a sweep of a different config (hash {old.get('config_hash')} vs "
                              f"{new['config_hash']}); use another --out, or --force to replace it")
         _results.write_manifest(out, new)
-        for stale in out.rglob(".*.tmp"):  # half-written files of a killed run (we hold the lock)
-            stale.unlink(missing_ok=True)
+        _results.remove_own_temp_files(out)  # half-written files of a killed run (we hold the lock)
         todo, corrupt = [], 0
         for c in chunks:
             if not _results.chunk_is_valid(out, c.key):
@@ -490,12 +537,43 @@ def execute(config: SweepConfig, out, *, workers: int | None = None, scheduler=N
             _results.write_chunk(out, chunk.key, data)
         table, _ = _results.assemble(out, [c.key for c in chunks], axes=config.axis_names + config.hyper_axis_names,
                                      steps=new["steps_recorded"])
-        _results.write_manifest(out, {**new, "status": "complete", "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        _results.write_manifest(out, {**new, "status": "complete", "outputs": _results.output_digests(out),
+                                      "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     counts = Counter(table["status"])
     reasons = Counter((s, r) for s, r in zip(table["status"], table["reason"]) if s != "ok")
     return SweepSummary(out, len(table), counts.get("ok", 0), counts.get("diverged", 0), counts.get("failed", 0),
                         tuple((s, r, n) for (s, r), n in reasons.most_common()), len(todo),
                         len(chunks) - len(todo), corrupt, time.perf_counter() - t0)
+
+
+def check_out_directory(out: Path, *, resume: bool = False) -> None:
+    """Refuse an ``out`` a sweep must not write into (``ValueError`` saying why).
+
+    Allowed: a path that does not exist yet (not with ``resume``), an empty directory, a directory
+    that holds only what a sweep killed before its manifest leaves (its lock, its temp files), or a
+    directory holding a hetquad sweep manifest (``results.read_manifest`` validates it).
+    """
+    if out.is_symlink() and not out.exists():
+        raise ValueError(f"--out {out} is a symbolic link to nothing (dangling, or a loop); give a directory")
+    if not out.exists():
+        if resume:
+            raise ValueError(f"--resume: {out} holds no sweep yet (the directory does not exist)")
+        above = next((a for a in out.absolute().parents if a.exists() or a.is_symlink()), None)
+        if above is not None and not above.is_dir():
+            raise ValueError(f"--out {out}: {above} is a file (Not a directory), so no sweep directory can be made there")
+        return
+    if not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a sweep directory")
+    manifest = _results.read_manifest(out)  # ValueError: a manifest that is not a hetquad sweep's
+    if manifest is not None:
+        return
+    foreign = sorted(p.name for p in out.iterdir() if not _results.is_own_leftover(p.name))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise ValueError(f"--out {out} is a non-empty directory that holds no hetquad sweep ({shown}); "
+                         "a sweep writes only into a new or empty directory or its own: give another --out")
+    if resume:
+        raise ValueError(f"--resume: {out} holds no sweep yet (no {_results.MANIFEST})")
 
 
 def _progress(stream, todo, *, enabled: bool):

@@ -144,11 +144,14 @@ class BlockQuadratic:
 
     # -- values --------------------------------------------------------------------------------
     def _matvec(self, e: np.ndarray) -> np.ndarray:
+        """H e per row of a batch. Each row is its own row-vector × matrix item (one gemv), so a
+        run's gradient is the same bits whatever the batch size: a 2-D (n, s) @ (s, s) product
+        lets BLAS switch kernels (and summation order) with n."""
         out = np.empty_like(e)
         start = 0
         for h in self.operator_blocks:
             n = h.shape[0]
-            out[..., start:start + n] = e[..., start:start + n] @ h  # h symmetric: row form
+            out[..., start:start + n] = np.matmul(e[..., None, start:start + n], h)[..., 0, :]  # h symmetric
             start += n
         return out
 

@@ -1,19 +1,24 @@
 """hetquad.sims — optimizer specs, engines (numpy, numba, cupy) and ``run``."""
-from . import engines, noise, schedules
+from . import engines, noise, schedules, stopping
 from .noise import GaussianNoise, MiniBatch
 from .optimizers import (OPTIMIZERS, Adam, AdamMini, BlockwiseGD, GD, Partition, RMSProp, SignSGD,
                          Signum, block_second_moment, coordinate_second_moment, make, resolve_partition)
 from .adaptive_gd import run_adaptive_gd
-from .result import Result
+from .estimate import Estimate, estimate
+from .grid import Grid, grid
+from .result import Hyper, Result
+from .stopping import StopCode
 from .run import initial_points, run, versions
 from .schedules import Constant, Cosine, Step, Warmup
 from .serialization import canonical_json, config_hash, from_dict, to_dict
-from .tune import TuneResult, score, tune
+from .tune import TuneAtEdgeWarning, TuneResult, score, tune
 
 __all__ = [
     "GD", "BlockwiseGD", "SignSGD", "Signum", "Adam", "AdamMini", "RMSProp", "OPTIMIZERS", "make",
     "Constant", "Step", "Cosine", "Warmup", "GaussianNoise", "MiniBatch", "Result", "run", "tune",
-    "TuneResult", "score", "engines", "noise", "schedules", "initial_points", "versions", "Partition",
+    "TuneResult", "TuneAtEdgeWarning", "score", "engines", "noise", "schedules", "initial_points",
+    "versions", "Partition",
     "resolve_partition", "coordinate_second_moment", "block_second_moment", "to_dict", "from_dict",
-    "canonical_json", "config_hash", "run_adaptive_gd",
+    "canonical_json", "config_hash", "run_adaptive_gd", "grid", "Grid", "estimate", "Estimate", "Hyper",
+    "stopping", "StopCode",
 ]

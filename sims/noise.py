@@ -1,7 +1,11 @@
 """Stochastic-gradient models with their own seed (THEORY §8.4).
 
-Run i of a batch draws from its own stream ``SeedSequence(seed).spawn(n)[i]``, so a run's noise
-does not depend on the batch it was launched in.
+``GaussianNoise`` draws from a counter-based stream: the normal number of run i, step t and
+coordinate j is a pure function of (seed, i, t, j) — splitmix64 hashes of the key
+(seed, run index) and the counter (t, j), two uniforms, Box–Muller — so a run's noise does not
+depend on its batch mates or on how an engine orders its work, and the numpy, numba and
+batched/cupy engines draw the very same numbers (the functions below are compiled by numba as
+they are). ``MiniBatch`` (finite-sum problems, numpy engine) draws run-independent index sets.
 """
 from __future__ import annotations
 
@@ -10,6 +14,54 @@ from dataclasses import dataclass
 import numpy as np
 
 from hetquad.problems.validation import integer, nonnegative, one_of
+
+
+_U = np.uint64
+
+
+# -- the counter-based stream: plain numpy code that numba compiles unchanged (uint64 wraps) ---
+def splitmix64(x):
+    """The splitmix64 finalizer of ``x + golden``: a bijective 64-bit hash (uint64 in, uint64 out)."""
+    x = x + _U(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> _U(30))) * _U(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> _U(27))) * _U(0x94D049BB133111EB)
+    return x ^ (x >> _U(31))
+
+
+def uniform(bits):
+    """A uniform in (0, 1) from the top 53 bits (never 0, so log is finite)."""
+    return (np.float64(bits >> _U(11)) + 0.5) * 1.1102230246251565e-16
+
+
+def normal_pair(key, t, q, half):
+    """Two independent standard normals of the stream ``key`` at step ``t`` for the coordinate
+    pair q = (2q, 2q + 1), ``half`` = ⌈d/2⌉ pairs per step: Box–Muller on two hashed counters,
+    so one log, one square root and one sine/cosine pair per two coordinates."""
+    c = (t * half + q) * _U(2)
+    u1 = uniform(splitmix64(key ^ c))
+    u2 = uniform(splitmix64(key ^ (c + _U(1))))
+    r = np.sqrt(-2.0 * np.log(u1))
+    a = 6.283185307179586 * u2
+    return r * np.cos(a), r * np.sin(a)
+
+
+def run_keys(seed: int, n: int) -> np.ndarray:
+    """(n,) uint64 stream keys of runs 0..n-1 of a batch drawn with ``seed``."""
+    return splitmix64(splitmix64(np.full(n, seed, dtype=np.uint64)) ^ np.arange(n, dtype=np.uint64))
+
+
+def scale_tiles(problem) -> tuple:
+    """S_b = (c·H_b)^{1/2} per operator tile, c = d/tr(H): ξ = σ·S z has covariance σ²·d·H/tr(H).
+
+    H is block diagonal over its operator tiles, so its square root is too (one dense tile for a
+    coupled problem)."""
+    tiles = [np.asarray(h, dtype=np.float64) for h in problem.operator_blocks]
+    c = problem.d / sum(float(np.trace(h)) for h in tiles)
+    out = []
+    for h in tiles:
+        lam, q = np.linalg.eigh(h)
+        out.append((q * np.sqrt(np.clip(lam, 0, None) * c)) @ q.T)
+    return tuple(out)
 
 
 def _streams(seed: int, n: int) -> list[np.random.Generator]:
@@ -32,26 +84,50 @@ class GaussianNoise:
         one_of("covariance", self.covariance, ("identity", "hessian"))
         integer("seed", self.seed, minimum=0)
 
+    def stream(self, problem, n: int) -> "GaussianStream":
+        """The noise of a batch of ``n`` runs as a function of the step: ``stream.at(t)``."""
+        if self.covariance == "hessian" and not hasattr(problem, "operator_blocks"):
+            raise ValueError(f"covariance='hessian' needs a block quadratic (operator_blocks), "
+                             f"got {type(problem).__name__}")
+        tiles = scale_tiles(problem) if self.covariance == "hessian" else None
+        return GaussianStream(float(self.sigma), run_keys(self.seed, n), int(problem.d), tiles)
+
     def sampler(self, problem, n: int):
-        """Return ``draw() -> (n, d)`` noise for successive steps."""
-        gens = _streams(self.seed, n)
-        d = problem.d
-        if self.covariance == "identity":
-            scale = None
-        else:
-            h = problem.hessian()
-            lam, q = np.linalg.eigh(h)
-            scale = (q * np.sqrt(np.clip(lam, 0, None) * d / lam.sum())) @ q.T
-        sigma = float(self.sigma)
-
-        def draw() -> np.ndarray:
-            z = np.stack([g.standard_normal(d) for g in gens])
-            return sigma * (z if scale is None else z @ scale.T)
-
-        return draw
+        """Return ``draw() -> (n, d)`` noise for successive steps 0, 1, 2, …"""
+        stream = self.stream(problem, n)
+        step = iter(range(2**62))
+        return lambda: stream.at(next(step))
 
     def gradient(self, problem, w: np.ndarray, draw) -> np.ndarray:
         return problem.grad(w) + draw()
+
+
+@dataclass(frozen=True, eq=False)
+class GaussianStream:
+    """σ·ξ of every run at step t: ξ = z (identity) or S z per tile (hessian), z from ``normal``."""
+
+    sigma: float
+    keys: np.ndarray     # (n,) uint64
+    d: int
+    tiles: tuple | None  # scale tiles S_b (hessian covariance), None for identity
+
+    def at(self, t: int) -> np.ndarray:
+        """(n, d) noise of step ``t``."""
+        half = (self.d + 1) // 2
+        q = np.arange(half, dtype=np.uint64)[None, :]
+        with np.errstate(over="ignore"):
+            z0, z1 = normal_pair(self.keys[:, None], np.full((1, 1), t, dtype=np.uint64), q, _U(half))
+        z = np.empty((self.keys.size, 2 * half))
+        z[:, 0::2], z[:, 1::2] = z0, z1  # coordinate 2q gets the cosine, 2q + 1 the sine
+        z = z[:, :self.d]
+        if self.tiles is not None:
+            out, a = np.empty_like(z), 0
+            for h in self.tiles:  # row-vector items: the same bits for a run whatever the batch
+                b = a + h.shape[0]
+                out[:, a:b] = np.matmul(z[:, None, a:b], h)[:, 0, :]
+                a = b
+            z = out
+        return self.sigma * z
 
 
 @dataclass(frozen=True)

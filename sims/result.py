@@ -5,8 +5,55 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-STOP_REASONS = ("steps", "tol", "diverged")
-DIVERGENCE_FACTOR = 1e12  # a run is diverged once loss > 1e12 x its initial loss (DESIGN)
+from .stopping import DIVERGENCE_FACTOR, STOP_REASONS  # noqa: F401  (re-exported: one table)
+
+
+@dataclass(frozen=True, eq=False)
+class Hyper:
+    """The hyper-parameters of every run: name → read-only (batch,) array, one value per run
+    (BlockwiseGD's ``lrs``: (batch, blocks)). ``hyper['lr'][i]`` is run i's lr."""
+
+    items: tuple  # ((name, read-only array), ...): picklable, unlike a mappingproxy
+
+    @classmethod
+    def build(cls, columns: dict) -> "Hyper":
+        frozen = []
+        for k, v in columns.items():
+            a = np.array(v, dtype=np.float64)
+            a.setflags(write=False)
+            frozen.append((k, a))
+        return cls(tuple(frozen))
+
+    @property
+    def columns(self) -> dict:
+        return dict(self.items)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        for k, a in self.items:
+            if k == name:
+                return a
+        raise KeyError(f"no hyper-parameter {name!r}; have {[k for k, _ in self.items]}")
+
+    def __iter__(self):
+        return (k for k, _ in self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def as_dict(self) -> dict:
+        """name → a writable copy of the (batch,) array."""
+        return {k: v.copy() for k, v in self.columns.items()}
+
+    def as_frame(self):
+        """A pandas DataFrame, one row per run; a 2-D entry ``lrs`` becomes ``lrs[0]``, ``lrs[1]``, …"""
+        import pandas as pd
+        cols = {}
+        for k, v in self.columns.items():
+            if v.ndim == 1:
+                cols[k] = v
+            else:
+                cols.update({f"{k}[{j}]": v[:, j] for j in range(v.shape[1])})
+        return pd.DataFrame(cols)
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,6 +80,8 @@ class Result:
         Seconds spent in the engine.
     config : dict
         Everything needed to re-create the run (problem name, optimizer spec, steps, seed, ...).
+    hyper : Hyper or None
+        One value per run of every numeric hyper-parameter of the optimizer (per-run grids).
     """
 
     loss: np.ndarray
@@ -46,6 +95,7 @@ class Result:
     wall_time: float
     config: dict = field(default_factory=dict)
     block_grad_norm: np.ndarray | None = None
+    hyper: Hyper | None = None
 
     @property
     def batch(self) -> int:

@@ -1,4 +1,4 @@
-"""``sims.run``: validate, choose an engine, run a batch of initializations, wrap a ``Result``."""
+"""``sims.run``: validate, estimate the memory, choose an engine, run a batch, wrap a ``Result``."""
 from __future__ import annotations
 
 import time
@@ -9,7 +9,8 @@ import hetquad
 from hetquad.problems.validation import finite_array, integer, positive
 
 from . import engines as _engines
-from .result import Result
+from .estimate import check_budget
+from .result import Hyper, Result
 from .serialization import to_dict
 
 
@@ -35,16 +36,48 @@ def _problem_config(problem) -> dict:
             "sizes": [int(s) for s in problem.sizes], "info": to_dict(getattr(problem, "info", {}))}
 
 
-def build_task(problem, optimizer, steps: int, *, w0=None, seed: int = 0, batch: int | None = None,
+def _seeds(seed):
+    """An int ≥ 0, or a 1-D array of them (one per run)."""
+    if np.ndim(seed) == 0:
+        return integer("seed", seed.item() if isinstance(seed, np.ndarray) else seed, minimum=0)
+    arr = np.asarray(seed, dtype=object)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"seed must be an integer or a non-empty 1-D array of integers (one per run), "
+                         f"got shape {arr.shape}")
+    return tuple(integer(f"seed[{i}]", s, minimum=0) for i, s in enumerate(arr.tolist()))
+
+
+def _batch(problem, optimizer, w0, seed, batch) -> int:
+    """The number of runs, checked against every source that fixes it."""
+    given = {}  # source -> (runs, how to say it)
+    if batch is not None:
+        b = integer("batch", batch, minimum=1)
+        given["batch"] = (b, f"batch = {b}")
+    if w0 is not None and w0.ndim == 2:
+        given["w0"] = (w0.shape[0], f"w0 with {w0.shape[0]} rows")
+    if isinstance(seed, tuple):
+        given["seed"] = (len(seed), f"seed with {len(seed)} entries")
+    lengths = optimizer._lengths() if hasattr(optimizer, "_lengths") else {}
+    for name, k in lengths.items():
+        given[name] = (k, f"{name} with {k} per-run values")
+    first = next(iter(given.values()), None)
+    for k, said in given.values():
+        if k != first[0]:
+            raise ValueError(f"{first[1]} does not match {said}: per-run arrays need one entry per run")
+    return first[0] if first else 1
+
+
+def build_task(problem, optimizer, steps: int, *, w0=None, seed=0, batch: int | None = None,
                tol: float | None = None, record_every: int = 1, per_block: bool = False,
-               noise=None) -> _engines.Task:
+               noise=None, memory_budget: int | None = None) -> _engines.Task:
     """Validate ``run``'s arguments and return the engine ``Task`` (see ``run`` for them).
 
     Public so that code driving an engine directly (benchmarks, the batched array engine's
-    tests) builds exactly the task ``run`` would.
+    tests) builds exactly the task ``run`` would. Refuses, before allocating anything, a run
+    whose memory estimate (``sims.estimate``) exceeds ``memory_budget``.
     """
     steps = integer("steps", steps, minimum=0)
-    seed = integer("seed", seed, minimum=0)
+    seed = _seeds(seed)
     record_every = integer("record_every", record_every, minimum=1)
     if tol is not None:
         tol = positive("tol", tol)
@@ -53,37 +86,45 @@ def build_task(problem, optimizer, steps: int, *, w0=None, seed: int = 0, batch:
                         f"got {type(problem).__name__}")
     if not hasattr(optimizer, "init") or not hasattr(optimizer, "update"):
         raise TypeError(f"optimizer must be a hetquad.sims optimizer spec, got {type(optimizer).__name__}")
-    if w0 is None:
-        batch = 1 if batch is None else integer("batch", batch, minimum=1)
-        w0 = initial_points(problem, batch, seed)
-    else:
+    if w0 is not None:
         w0 = finite_array("w0", w0)
-        if w0.ndim == 1:
-            w0 = np.broadcast_to(w0, (1 if batch is None else integer("batch", batch, minimum=1), w0.size)).copy()
-        if w0.ndim != 2 or w0.shape[1] != problem.d:
-            raise ValueError(f"w0 must have shape ({problem.d},) or (n, {problem.d}), got {w0.shape}")
-        if batch is not None and integer("batch", batch, minimum=1) != w0.shape[0]:
-            raise ValueError(f"batch = {batch} does not match w0 with {w0.shape[0]} rows")
+        if w0.ndim not in (1, 2) or w0.shape[-1] != problem.d:
+            shape = (1, w0.size) if w0.ndim == 1 else w0.shape
+            raise ValueError(f"w0 must have shape ({problem.d},) or (n, {problem.d}), got {shape}")
+    n = _batch(problem, optimizer, w0, seed, batch)
+    check_budget(problem, optimizer, steps, batch=n, record_every=record_every, per_block=per_block,
+                 budget=memory_budget)
+    if w0 is None:
+        if isinstance(seed, tuple):
+            w0 = np.concatenate([initial_points(problem, 1, s) for s in seed])
+        else:
+            w0 = initial_points(problem, n, seed)
+    elif w0.ndim == 1:
+        w0 = np.broadcast_to(w0, (n, problem.d)).copy()
     return _engines.Task(problem, optimizer, steps, np.ascontiguousarray(w0),
                          optimizer.schedule.factors(steps), record_steps(steps, record_every),
                          tol, bool(per_block), noise)
 
 
-def run(problem, optimizer, steps: int, *, w0=None, seed: int = 0, batch: int | None = None,
+def run(problem, optimizer, steps: int, *, w0=None, seed=0, batch: int | None = None,
         engine: str = "auto", tol: float | None = None, record_every: int = 1,
-        per_block: bool = False, noise=None) -> Result:
+        per_block: bool = False, noise=None, memory_budget: int | None = None) -> Result:
     """Run ``optimizer`` on ``problem`` for ``steps`` updates, for a batch of initializations.
 
     Parameters
     ----------
     problem : BlockQuadratic (or any problem with ``d``, ``sizes``, ``loss``, ``grad``)
     optimizer : an optimizer spec from ``hetquad.sims``
+        Its numeric hyper-parameters may be 1-D arrays, one value per run (``sims.grid``).
     steps : int >= 0
     w0 : (d,) or (n, d) array, optional
         Initial points; default w* + N(0, I) per run drawn from ``seed``.
-    seed : int >= 0
+    seed : int >= 0, or 1-D array of them
+        An int: run i starts at ``initial_points(problem, batch, seed)[i]``. An array: run i
+        starts at ``initial_points(problem, 1, seed[i])`` (the point ``seed=seed[i]`` alone gives).
     batch : int >= 1, optional
-        Independent runs (default 1, or n when ``w0`` is (n, d)).
+        Independent runs (default: the length of ``w0``, ``seed`` or the per-run
+        hyper-parameters, else 1; all that are given must agree).
     engine : {'auto', 'numpy', 'numba', 'cupy'}
     tol : float > 0, optional
         Stop a run once loss ≤ tol·loss₀ (stop reason 'tol').
@@ -92,28 +133,36 @@ def run(problem, optimizer, steps: int, *, w0=None, seed: int = 0, batch: int | 
     per_block : bool
         Also record ‖g_l‖ per block.
     noise : GaussianNoise or MiniBatch, optional
-        Stochastic gradients (numpy engine).
+        Stochastic gradients: GaussianNoise on every engine (one counter-based stream, so the
+        engines draw the same numbers), MiniBatch (finite-sum problems) on the numpy engine.
+    memory_budget : int, optional
+        Bytes the run may allocate (default ``sims.estimate.DEFAULT_BUDGET``); a larger estimate
+        is refused before any work with the bytes needed and how to reduce them.
 
     Returns
     -------
     Result
     """
     task = build_task(problem, optimizer, steps, w0=w0, seed=seed, batch=batch, tol=tol,
-                      record_every=record_every, per_block=per_block, noise=noise)
+                      record_every=record_every, per_block=per_block, noise=noise,
+                      memory_budget=memory_budget)
     mod = _engines.resolve(engine, task)
     t0 = time.perf_counter()
     traj = mod.simulate(task)
     wall = time.perf_counter() - t0
+    seed = _seeds(seed)
     config = {
         "problem": _problem_config(problem), "optimizer": to_dict(optimizer), "steps": task.steps,
-        "seed": int(seed), "batch": task.n, "tol": task.tol, "record_every": int(record_every),
-        "per_block": bool(per_block), "noise": to_dict(noise), "engine": mod.NAME,
-        "versions": versions(),
+        "seed": list(seed) if isinstance(seed, tuple) else int(seed), "batch": task.n, "tol": task.tol,
+        "record_every": int(record_every), "per_block": bool(per_block), "noise": to_dict(noise),
+        "engine": mod.NAME, "versions": versions(),
     }
+    hyper = Hyper.build(optimizer.hyper(task.n)) if hasattr(optimizer, "hyper") else None
     return Result(loss=traj.loss, grad_norm=traj.grad_norm, steps=task.record,
-                  stop_reason=tuple(_engines.STOP_CODES[int(c)] for c in traj.stop),
+                  stop_reason=_engines.stop_labels(traj.stop),
                   iterations=traj.iterations, final_loss=traj.final_loss, w_final=traj.w_final,
-                  engine=mod.NAME, wall_time=wall, config=config, block_grad_norm=traj.block_grad_norm)
+                  engine=mod.NAME, wall_time=wall, config=config, block_grad_norm=traj.block_grad_norm,
+                  hyper=hyper)
 
 
 def versions() -> dict:

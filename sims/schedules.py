@@ -21,6 +21,8 @@ class Constant:
         return 1.0
 
     def factors(self, steps: int) -> np.ndarray:
+        if type(self) is Constant:  # all ones: no Python loop over a long horizon
+            return np.ones(steps, dtype=np.float64)
         return np.array([self.factor(t) for t in range(steps)], dtype=np.float64)
 
 

@@ -16,7 +16,7 @@ from . import optimizers as _opt
 from . import schedules as _sched
 
 _TYPES = {cls.__name__: cls for cls in (
-    _opt.GD, _opt.BlockwiseGD, _opt.SignSGD, _opt.Signum, _opt.Adam, _opt.AdamMini, _opt.RMSProp,
+    *_opt.OPTIMIZERS.values(),  # the optimizer registry: a new spec serializes with no edit here
     _sched.Constant, _sched.Step, _sched.Cosine, _sched.Warmup,
     _noise.GaussianNoise, _noise.MiniBatch,
 )}
@@ -48,8 +48,8 @@ def from_dict(data):
             raise ValueError(f"unknown spec type {kind!r}; known: {sorted(_TYPES)}")
         kwargs = {k: from_dict(v) for k, v in data.items() if k != "type"}
         for k, v in kwargs.items():
-            if isinstance(v, list):
-                kwargs[k] = tuple(v)
+            if isinstance(v, list):  # per-run values and nested rows (BlockwiseGD lrs) as tuples
+                kwargs[k] = tuple(tuple(x) if isinstance(x, list) else x for x in v)
         return _TYPES[kind](**kwargs)
     return data
 

@@ -1,15 +1,25 @@
 """Learning-rate grid search: run each lr, score it, return the table and the best lr."""
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from hetquad.problems.validation import finite_array, one_of
 
-from .run import run
+from . import engines as _engines
+from .estimate import DEFAULT_BUDGET, estimate
+from .run import build_task, run
 
 METRICS = ("final_loss", "iterations", "tail_grad")
+EDGES = ("low", "high", "both")
+
+
+class TuneAtEdgeWarning(UserWarning):
+    """The best lr of a ``sims.tune`` grid is its first or last point: the optimum may lie
+    outside the grid, so widen it on that side (``TuneResult.edge`` names the side)."""
 
 
 def score(result, metric: str = "final_loss", *, tol: float = 1e-6) -> float:
@@ -23,7 +33,12 @@ def score(result, metric: str = "final_loss", *, tol: float = 1e-6) -> float:
     if "diverged" in result.stop_reason:
         return float("inf")
     if metric == "iterations":
-        return float(np.median(result.iterations_to(tol)))
+        its = result.iterations_to(tol)
+        run_tol = (result.config or {}).get("tol")
+        if run_tol is not None and run_tol <= tol:  # a run stopped by tol between two records
+            stopped = np.array([r == "tol" for r in result.stop_reason])
+            its = np.where(stopped, np.minimum(its, result.iterations), its)
+        return float(np.median(its))
     with np.errstate(divide="ignore", invalid="ignore"):
         if metric == "final_loss":
             vals = np.log10(result.final_loss / result.loss[:, 0])
@@ -37,12 +52,18 @@ def score(result, metric: str = "final_loss", *, tol: float = 1e-6) -> float:
 
 @dataclass(frozen=True)
 class TuneResult:
-    """``table`` rows are (lr, score, stop reasons); ``best_lr`` minimises the score (first on ties)."""
+    """``table`` rows are (lr, score, stop reasons); ``best_lr`` minimises the score (first on ties).
+
+    ``at_edge`` is True when ``best_lr`` is the smallest or the largest lr of the grid; ``edge``
+    then says which: 'low', 'high', or 'both' for a one-point grid (None when interior).
+    """
 
     table: tuple
     best_lr: float
     best_score: float
     metric: str
+    at_edge: bool = False
+    edge: str | None = None
 
     def as_rows(self) -> list[dict]:
         return [{"lr": lr, "score": s, "stop": dict(zip(*np.unique(r, return_counts=True)))}
@@ -61,6 +82,11 @@ def tune(problem, make_optimizer, lrs, steps: int, *, metric: str = "final_loss"
     steps : int
     metric : {'final_loss', 'iterations', 'tail_grad'}
     **run_kwargs : passed to ``sims.run`` (seed, batch, engine, tol, ...)
+
+    All candidates run in one engine call (a per-run lr; results equal to one call per lr, bit
+    for bit) unless ``make_optimizer`` changes more than ``lr``, noise is given, or the
+    combined batch would exceed the memory budget; then one call per lr.
+    A best lr at the first or last grid point warns ``TuneAtEdgeWarning`` (``at_edge``).
     """
     one_of("metric", metric, METRICS)
     lrs = finite_array("lrs", lrs, ndim=1)
@@ -68,10 +94,10 @@ def tune(problem, make_optimizer, lrs, steps: int, *, metric: str = "final_loss"
         raise ValueError(f"lrs must all be > 0, got min {lrs.min()}")
     if metric == "iterations":
         run_kwargs.setdefault("tol", tol)
-    rows = []
-    for lr in lrs:
-        res = run(problem, make_optimizer(float(lr)), steps, **run_kwargs)
-        rows.append((float(lr), score(res, metric, tol=tol), res.stop_reason))
+    results = _one_call(problem, make_optimizer, lrs, steps, run_kwargs)
+    if results is None:  # the specs differ beyond lr, or noise: one run per lr
+        results = [run(problem, make_optimizer(float(lr)), steps, **run_kwargs) for lr in lrs]
+    rows = [(float(lr), score(res, metric, tol=tol), res.stop_reason) for lr, res in zip(lrs, results)]
     scores = np.array([r[1] for r in rows])
     if np.all(scores == np.inf):
         if all("diverged" in r[2] for r in rows):
@@ -79,4 +105,61 @@ def tune(problem, make_optimizer, lrs, steps: int, *, metric: str = "final_loss"
         raise ValueError(f"no lr in the grid reached loss <= tol*loss0 = {tol:g}*loss0 within {steps} steps "
                          "(metric='iterations'; the others diverged); raise steps or tol, or move the grid")
     best = int(np.argmin(scores))
-    return TuneResult(tuple(rows), rows[best][0], float(scores[best]), metric)
+    edge = _edge(lrs, best)
+    if edge is not None:
+        warnings.warn(f"the best lr {rows[best][0]:.6g} is at the {edge} edge of the grid "
+                      f"[{lrs.min():.6g}, {lrs.max():.6g}]; the optimum may lie outside it: widen the grid",
+                      TuneAtEdgeWarning, stacklevel=2)
+    return TuneResult(tuple(rows), rows[best][0], float(scores[best]), metric,
+                      at_edge=edge is not None, edge=edge)
+
+
+def _edge(lrs: np.ndarray, best: int) -> str | None:
+    """Which end of the grid (by value, so a descending grid works too) holds ``lrs[best]``."""
+    if lrs.size == 1:
+        return "both"
+    lr = lrs[best]
+    if lr == lrs.min():
+        return "low"
+    if lr == lrs.max():
+        return "high"
+    return None
+
+
+def _one_call(problem, make_optimizer, lrs: np.ndarray, steps: int, run_kwargs: dict):
+    """Every candidate lr (× the batch) in one engine call through a per-run lr; the per-lr
+    Results are row slices of it, equal bit for bit to one call per lr (runs do not depend on
+    their batch mates). None when that is not possible: ``make_optimizer`` changes more than
+    ``lr``, or noise streams (drawn per batch position) would change with the batch."""
+    specs = [make_optimizer(float(lr)) for lr in lrs]
+    first = specs[0]
+    if run_kwargs.get("noise") is not None or not dataclasses.is_dataclass(first):
+        return None
+    if not all(type(s) is type(first) and isinstance(getattr(s, "lr", None), float) for s in specs):
+        return None
+    if any(dataclasses.replace(s, lr=first.lr) != first for s in specs[1:]):
+        return None
+    kw = dict(run_kwargs)
+    one = build_task(problem, first, steps, w0=kw.get("w0"), seed=kw.get("seed", 0), batch=kw.get("batch"),
+                     tol=kw.get("tol"), record_every=kw.get("record_every", 1),
+                     per_block=kw.get("per_block", False))
+    b, L = one.n, len(specs)
+    budget = kw.get("memory_budget") or DEFAULT_BUDGET
+    if estimate(problem, first, steps, batch=b * L, record_every=kw.get("record_every", 1),
+                per_block=one.per_block).bytes > budget:
+        return None  # one lr at a time fits where all of them at once would not
+    kw["engine"] = _engines.resolve(kw.get("engine", "auto"), one).NAME  # the engine one lr alone gets
+    kw.pop("seed", None)
+    kw.pop("batch", None)
+    kw["w0"] = np.tile(one.w0, (L, 1))
+    res = run(problem, dataclasses.replace(first, lr=tuple(s.lr for s in specs for _ in range(b))), steps, **kw)
+    return [_rows(res, slice(i * b, (i + 1) * b)) for i in range(L)]
+
+
+def _rows(res, rows: slice):
+    """The Result of runs ``rows`` of ``res``."""
+    bgn = None if res.block_grad_norm is None else res.block_grad_norm[rows]
+    return dataclasses.replace(res, loss=res.loss[rows], grad_norm=res.grad_norm[rows],
+                               stop_reason=res.stop_reason[rows], iterations=res.iterations[rows],
+                               final_loss=res.final_loss[rows], w_final=res.w_final[rows],
+                               block_grad_norm=bgn, hyper=None)

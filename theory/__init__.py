@@ -1,4 +1,4 @@
-"""hetquad.theory — every complexity bound of THEORY.md as code, sympy derivations, and checks.
+"""hetquad.theory — every complexity bound of docs/theory.md as code, sympy derivations, and checks.
 
 Bounds return frozen records (the numbers, the formula's name, its source, its assumptions);
 ``check(result, bound)`` compares a ``sims.Result`` with one of them at every recorded step.
@@ -13,7 +13,16 @@ from .tomihari import (IterationBound, LinearHeadSignUpdate, StochasticBound, To
                        full_batch_sign_step, linear_head_sign_update, tomihari_bounds)
 from .sign_descent import SignPlateau, sign_descent_plateau
 from .check import CheckPart, CheckRecord, check
-from . import derivations, suite
+from . import suite
+
+
+def __getattr__(name: str):
+    # the sympy derivations load on first use: `import hetquad.theory` stays free of sympy
+    if name == "derivations":
+        import importlib
+        return importlib.import_module(f"{__name__}.derivations")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["gd_rate", "gd_lower_bound", "blockwise_gd_rate", "adam_variant_rate", "adam_mini_variant_rate",
            "zhang_prediction", "tomihari_bounds", "linear_head_sign_update", "full_batch_sign_step",

@@ -165,7 +165,8 @@ def adam_variant_rate(p, w0, *, lr: float | None = None) -> RateBound:
 
     With u = D^{1/2}e the iteration is u ← (I − ηP)u, P = D^{-1/2}HD^{-1/2}, so the rate in
     the D-norm is ρ_P = (κ(P)−1)/(κ(P)+1) at η_P = 2/(λmax(P)+λmin(P)) (or ρ(η) at a given
-    ``lr``), and ℓ = ½uᵀPu contracts by ρ_P² per step. ``r`` = κ(P)/max_l κ_l.
+    ``lr``), and ℓ = ½uᵀPu contracts by ρ_P² per step. ``r`` holds the block excess ψ = κ(P)/max_l κ_l
+    (THEORY's symbol table; not Adam-mini's r of THEORY §5b).
 
     Parameters
     ----------
@@ -184,7 +185,7 @@ def adam_mini_variant_rate(p, w0, *, lr: float | None = None) -> RateBound:
     """The Adam-mini variant: as ``adam_variant_rate`` with D_mini = blockdiag(√mean(g0_l²)·I).
 
     For a block-diagonal H, P_mini = blockdiag(H_l/D_l), so κ(P_mini) ≥ max_l κ_l (THEORY §4):
-    ``r`` ≥ 1 always, and ``block_rates`` are the per-block contractions at the common lr.
+    ``r`` (the block excess ψ) ≥ 1 always, and ``block_rates`` are the per-block contractions at the common lr.
     """
     return _variant("adam_mini_variant_rate", p, adam_mini_scaling(p, w0), lr,
                     "rho_P = (kappa(P_mini)-1)/(kappa(P_mini)+1), D_mini block-constant rms(g0_l)",
@@ -194,14 +195,14 @@ def adam_mini_variant_rate(p, w0, *, lr: float | None = None) -> RateBound:
 # -- Zhang et al.'s statement in quantitative form (THEORY §4) --------------------------------
 @dataclass(frozen=True)
 class ZhangPrediction:
-    """GD vs the Adam variant on one (H, w0) (THEORY §4, "effective r and the Zhang et al. link").
+    """GD vs the Adam variant on one (H, w0) (THEORY §4, "the block excess ψ and Zhang et al.'s claim").
 
     Attributes
     ----------
     gd : RateBound            GD at η* (ρ* = (κ−1)/(κ+1)).
     adam : RateBound          the Adam variant at η_P.
-    r : float                 κ(P)/max_l κ_l.
-    adam_loss_factor : float  max_l (1 − 1/(r κ_l)) = 1 − 1/(r·max κ_l) ≥ ρ_P²: the variant's
+    r : float                 the block excess ψ = κ(P)/max_l κ_l (not Adam-mini's r, THEORY §5b).
+    adam_loss_factor : float  max_l (1 − 1/(ψ κ_l)) = 1 − 1/(ψ·max κ_l) ≥ ρ_P²: the variant's
                               loss contracts at least this fast per step.
     gd_loss_factor : float    (1 − 2/(κ+1))² = ρ*²: no constant-lr GD beats it (on the
                               THEORY §2 construction, aggregated form).
@@ -221,7 +222,7 @@ class ZhangPrediction:
 
     @property
     def rate(self) -> float:
-        """√(1 − 1/(r κ_max)): the error-norm form of ``adam_loss_factor``."""
+        """√(1 − 1/(ψ κ_max)): the error-norm form of ``adam_loss_factor``."""
         return math.sqrt(self.adam_loss_factor)
 
     @property
@@ -230,7 +231,7 @@ class ZhangPrediction:
 
     def iterations(self, eps: float) -> dict:
         """Predicted T(ε): GD upper bound at η*, the Adam variant at η_P from ρ_P and from the
-        Zhang et al. factor 1 − 1/(r κ_max)."""
+        Zhang et al. factor 1 − 1/(ψ κ_max)."""
         return {"gd": self.gd.iterations(eps), "adam": self.adam.iterations(eps),
                 "adam_zhang": iters(self.rate, eps)}
 
@@ -238,7 +239,7 @@ class ZhangPrediction:
 def zhang_prediction(p, w0) -> ZhangPrediction:
     """Zhang et al.'s GD-vs-Adam statement with its numbers for (p, w0) (THEORY §4, §6).
 
-    The Adam variant contracts the loss by at most max_l (1 − 1/(r·κ_l)) per step; GD cannot
+    The Adam variant contracts the loss by at most max_l (1 − 1/(ψ·κ_l)) per step (ψ = κ(P)/max_l κ_l); GD cannot
     beat (1 − 2/(κ+1))²; the variant is predicted faster iff κ(P) < κ.
     """
     gd = gd_rate(p)

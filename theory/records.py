@@ -63,9 +63,10 @@ class RateBound:
         Per-block rates and steps (blockwise GD, Adam-mini variant on a block-diagonal H).
     loss_factor : float, optional
         Bound on the per-step loss ratio ℓ_{t+1}/ℓ_t when it is stated separately from rate²
-        (the Zhang et al. form 1 − 1/(r·max κ_l), THEORY §4); default rate².
+        (the Zhang et al. form 1 − 1/(ψ·max κ_l), THEORY §4); default rate².
     r : float, optional
-        Effective r = κ(P)/max_l κ_l (Adam variants, THEORY §4).
+        The block excess ψ = κ(P)/max_l κ_l (Adam variants, THEORY §4). The attribute keeps the
+        name ``r`` for compatibility; it is not Adam-mini's r = κ(D_Adam H)/κ(H) (THEORY §5b).
     scaling : (d,) array, optional
         The diagonal D of the preconditioned iteration w ← w − η D⁻¹ g (Adam variants).
     """

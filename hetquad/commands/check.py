@@ -34,6 +34,11 @@ def register(app: typer.Typer) -> None:
         one_of("engine", engine, ("auto", *NAMES))
         if instances is not None:
             integer("instances", instances, minimum=1)
+        if json_path:  # fail now, not after minutes of runs
+            from pathlib import Path
+
+            from hetquad.commands.run import check_output_file
+            check_output_file("--json", Path(json_path))
         from hetquad.checks import case_names, run_checks
 
         names = case_names()

@@ -16,7 +16,10 @@ def register(app: typer.Typer) -> None:
         confidence: float = typer.Option(0.95, "--confidence", help="Level of the bands over seeds."),
     ):
         """Plot a sweep: PNG + PDF per swept axis and a heatmap for the first two axes."""
-        from hetquad.report import report
+        from hetquad.report import build_report
 
-        for path in report(directory, out=out, metrics=tuple(metric), confidence=confidence):
+        rep = build_report(directory, out=out, metrics=tuple(metric), confidence=confidence)
+        for path in rep.paths:
             typer.echo(str(path))
+        for note in rep.notes:
+            typer.echo(f"note: {note}", err=True)

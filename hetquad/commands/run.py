@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import typer
 
 
@@ -35,6 +34,8 @@ def summary_lines(res, problem, optimizer, *, tol: float, w0=None) -> list[str]:
     """Iterations to tol, final loss, stop reasons and the bound check of a ``sims.Result``
     (``w0``: the (batch, d) initial points, for bounds that depend on them)."""
     from collections import Counter
+
+    import numpy as np
 
     from hetquad.sweep import bound_check
 
@@ -87,6 +88,17 @@ def plot(res, path: Path, *, title: str) -> None:
     plt.close(fig)
 
 
+PLOT_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+
+
+def check_output_file(option: str, path: Path) -> None:
+    """``ValueError`` now, not after the work, when ``path`` cannot be a file we write."""
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a directory; give a file name (e.g. {path / 'loss.png'})")
+    if not path.parent.is_dir():
+        raise ValueError(f"{option} {path}: the folder {path.parent} does not exist")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(
@@ -104,8 +116,24 @@ def register(app: typer.Typer) -> None:
     ):
         """Run one problem × optimizer and print iterations to tol, final loss, stop reason, bound check."""
         from hetquad import sims
+        from hetquad.problems.validation import in_range
 
+        in_range("--tol", tol, 0.0, 1.0, closed="right")  # named as the user typed it, before any work
+        if plot_to is not None:
+            check_output_file("--plot", plot_to)
+            if plot_to.suffix.lower() not in PLOT_FORMATS:
+                raise ValueError(f"--plot {plot_to}: the name must end in one of {', '.join(PLOT_FORMATS)} "
+                                 "(it picks the image format)")
+        from hetquad import budget
+        from hetquad.problems.validation import integer
+
+        integer("--steps", steps, minimum=0)
+        integer("--batch", batch, minimum=1)
         p, opt = build(problem, sets, optimizer, hyper, lr, seed=seed)
+        est = budget.estimate(runs=batch, chunks=1, chunk_runs=batch, steps=steps, record_every=1, d=int(p.d),
+                              b=int(max(p.sizes)), n_blocks=len(p.sizes), per_block=False)
+        est.refuse_beyond(budget.default_memory_budget(), what="this run",
+                          how="use a smaller --batch or fewer --steps")
         w0 = sims.initial_points(p, batch, seed)  # what run(seed=, batch=) would draw; kept for the bound
         res = sims.run(p, opt, steps, w0=w0, engine=engine)
         for line in summary_lines(res, p, opt, tol=tol, w0=w0):

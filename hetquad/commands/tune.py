@@ -1,19 +1,24 @@
 """`hetquad tune --problem NAME --optimizer NAME --lrs LOW:HIGH:NUM --steps N`: the lr search alone."""
 from __future__ import annotations
 
-import numpy as np
 import typer
 
 
-def parse_lrs(text: str) -> np.ndarray:
+def parse_lrs(text: str):
     """'LOW:HIGH:NUM' → a log grid (``np.geomspace``); 'a,b,c' → those values."""
+    import numpy as np
+
+    from hetquad.config import MAX_LRS
     from hetquad.problems.validation import integer, positive
 
     try:
         if ":" in text:
             low, high, num = text.split(":")
-            return np.geomspace(positive("lrs low", float(low)), positive("lrs high", float(high)),
-                                integer("lrs num", int(num), minimum=2))
+            num = integer("lrs num", int(num), minimum=2)
+            if num > MAX_LRS:
+                raise ValueError(f"--lrs num must be <= {MAX_LRS}, got {num}; search a coarse grid first, "
+                                 "then a finer one around its best lr")
+            return np.geomspace(positive("lrs low", float(low)), positive("lrs high", float(high)), num)
         return np.array([positive("lrs", float(x)) for x in text.split(",")])
     except (TypeError, ValueError) as exc:
         if "lrs" in str(exc):
@@ -45,8 +50,24 @@ def register(app: typer.Typer) -> None:
         from hetquad import sims
         from hetquad.commands.run import build
 
+        from hetquad import budget
+        from hetquad.problems.validation import in_range, integer
+
+        from hetquad.sims.tune import METRICS
+        from hetquad.problems.validation import one_of
+
+        in_range("--tol", tol, 0.0, 1.0, closed="right")
+        one_of("--metric", metric, METRICS)
+        integer("--steps", steps, minimum=1)
+        integer("--batch", batch, minimum=1)
         grid = parse_lrs(lrs)
         p, opt = build(problem, sets, optimizer, hyper, float(grid[0]), seed=seed)
+        est = budget.estimate(runs=len(grid) * batch, chunks=1, chunk_runs=len(grid) * batch, steps=steps,
+                              record_every=1, d=int(p.d), b=int(max(p.sizes)), n_blocks=len(p.sizes),
+                              per_block=False)
+        est.refuse_beyond(budget.default_memory_budget(), what="this lr search",
+                          how="use fewer lrs (--lrs), a smaller --batch or fewer --steps")
+        typer.echo(est.line(), err=True)
         res = sims.tune(p, lambda lr: dataclasses.replace(opt, lr=lr), grid, steps, metric=metric, tol=tol,
                         seed=seed, batch=batch, engine=engine)
         table = Table(title=f"lr search: {p.name} × {opt.name}, {steps} steps, metric {metric}")

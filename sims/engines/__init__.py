@@ -15,9 +15,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..stopping import LABELS as STOP_CODES  # noqa: F401  (code -> label, kept for callers)
+from ..stopping import labels as stop_labels  # noqa: F401
+
 NAMES = ("numpy", "numba", "cupy")
 AUTO_ORDER = ("cupy", "numba", "numpy")
-STOP_CODES = {0: "steps", 1: "tol", 2: "diverged"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,7 +50,7 @@ class Trajectory(NamedTuple):
     grad_norm: np.ndarray            # (n, R)
     block_grad_norm: np.ndarray | None  # (n, R, B)
     iterations: np.ndarray           # (n,) int64
-    stop: np.ndarray                 # (n,) int8, keys of STOP_CODES
+    stop: np.ndarray                 # (n,) int8, ``stopping.StopCode`` values
     final_loss: np.ndarray           # (n,)
     w_final: np.ndarray              # (n, d)
 

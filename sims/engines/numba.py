@@ -11,6 +11,12 @@ active set, so later chunks skip them.
 
 Formulation: (a) instance-blocked (``width`` instances per unit, a small GEMM per step) for wide
 batches, (b) one instance per unit (column-update matvecs) for narrow ones; chosen by shape.
+
+The optimizer arrives as its family record (``sims.optimizers.FAMILIES``: GDRecord, SignRecord,
+AdamRecord) with one value per run of every hyper-parameter; a column of the state carries its
+run's values, so a run computes the same bits alone or in any batch. ``GaussianNoise`` adds
+σ·ξ from the counter-based stream of ``sims.noise`` (keyed by the run's index in the batch), so
+a rollback re-draws exactly the same noise. Stop decisions are ``sims.stopping``'s.
 """
 from __future__ import annotations
 
@@ -18,12 +24,15 @@ import math
 
 import numpy as np
 
-from ..result import DIVERGENCE_FACTOR
+from .. import stopping
+from ..optimizers import FAMILIES, AdamRecord, SignRecord
 from . import Task, Trajectory
-from .batched import unsupported  # noqa: F401  (the same lowering limits as the array engines)
+from ..noise import GaussianNoise, run_keys, scale_tiles
+from . import batched
 
 NAME = "numba"
-FAMILY_CODES = {"gd": 0, "sign": 1, "adam": 2}
+FAMILY_CODES = {"gd": 0, "sign": 1, "adam": 2}  # numba_kernels.GD, SIGN, ADAM, by sims.optimizers.FAMILIES
+assert set(FAMILY_CODES) == set(FAMILIES), "every optimizer family needs its numba branch"
 NARROW_BATCH = 8            # batches below this use formulation (b) (measured: batch 4 runs 2x faster in (b))
 TILE_BYTES = 32 * 1024      # E scratch per unit (rows × width doubles) in formulation (a)
 STATS_BYTES = 32 * 2**20    # memory for the per-step, per-block statistics of one chunk
@@ -31,6 +40,13 @@ MAX_CHUNK = 256             # steps per chunk (bounds the re-run work of a rollb
 MAX_WIDTH = 128             # instances per unit in formulation (a)
 
 _FORCE = None  # private switch for tests: 'a' or 'b' forces a formulation
+
+
+def unsupported(task: Task) -> str | None:
+    """The array engines' lowering limits; of the noise models, GaussianNoise (counter-based stream)."""
+    if task.noise is not None and not isinstance(task.noise, GaussianNoise):
+        return f"{type(task.noise).__name__} runs on the numpy engine only (finite-sum problems)"
+    return batched.lowering_limits(task)
 
 
 def is_available() -> bool:
@@ -111,13 +127,14 @@ def choose_formulation(n: int) -> str:
 # -- driver ----------------------------------------------------------------------------------
 def simulate(task: Task) -> Trajectory:
     from . import numba_kernels as K
+    K_NOISE = {"none": K.NO_NOISE, "identity": K.IDENTITY_NOISE, "hessian": K.HESSIAN_NOISE}
 
     p, n, steps = task.problem, task.n, task.steps
-    lw = task.optimizer.lower(p)
-    if lw.family not in FAMILY_CODES:
-        raise ValueError(f"optimizer family must be one of {list(FAMILY_CODES)}, got {lw.family!r}")
+    rec = task.optimizer.lower(p, n, steps)
+    family = next(k for k, cls in FAMILIES.items() if isinstance(rec, cls))
     hflat, hoff, toff = _tiles(p)
-    vids = np.ascontiguousarray(lw.v_ids, dtype=np.int64) if lw.v_block else None
+    part = rec.partition if isinstance(rec, AdamRecord) else None
+    vids = None if part is None else np.ascontiguousarray(part.ids, dtype=np.int64)
     gtile = _groups(toff, vids)
     n_groups = gtile.size - 1
     sizes = np.asarray(p.sizes, dtype=np.int64)
@@ -126,15 +143,24 @@ def simulate(task: Task) -> Trajectory:
     if vids is None:
         vids, vcounts, n_parts = np.zeros(p.d, dtype=np.int64), np.ones(1), 1
     else:
-        vcounts = np.asarray(lw.v_counts, dtype=np.float64)
+        vcounts = np.asarray(part.counts, dtype=np.float64)
         n_parts = int(vcounts.size)
-    c1, c2 = _bias_corrections(lw, steps)
-    scal = dict(family=FAMILY_CODES[lw.family], beta1=float(lw.beta1), beta2=float(lw.beta2),
-                eps=float(lw.eps), v0_g0sq=bool(lw.v0_g0sq), v_block=bool(lw.v_block), n_parts=n_parts)
-    static = dict(wstar=np.ascontiguousarray(p.w_star, dtype=np.float64),
-                  lr=np.ascontiguousarray(lw.lr, dtype=np.float64), hflat=hflat, hoff=hoff,
+    # per-run arrays (one entry per column of the state); compacted with it as runs stop
+    runs = _per_run_arrays(rec, n)
+    noise = task.noise
+    runs["keys"] = run_keys(noise.seed, n) if noise is not None else np.zeros(n, dtype=np.uint64)
+    sflat = np.zeros(1)
+    if noise is not None and noise.covariance == "hessian":
+        sflat = np.concatenate([s.ravel() for s in scale_tiles(p)])
+    static = dict(wstar=np.ascontiguousarray(p.w_star, dtype=np.float64), hflat=hflat, hoff=hoff,
                   toff=toff, gtile=gtile, blk=blk, vids=vids, vcounts=vcounts,
-                  factors=np.ascontiguousarray(task.factors, dtype=np.float64), c1=c1, c2=c2, **scal)
+                  factors=np.ascontiguousarray(task.factors, dtype=np.float64),
+                  c1=np.ascontiguousarray(rec.c1) if family == "adam" else np.ones((1, 1)),
+                  c2=np.ascontiguousarray(rec.c2) if family == "adam" else np.ones((1, 1)),
+                  family=FAMILY_CODES[family], v0_g0sq=family == "adam" and rec.v0 == "g0sq",
+                  v_block=part is not None, n_parts=n_parts, sflat=sflat,
+                  noise_kind=(K_NOISE["none"] if noise is None else K_NOISE[noise.covariance]),
+                  sigma=0.0 if noise is None else float(noise.sigma))
     formulation = choose_formulation(n)
 
     # state, (d, n): one column per active run
@@ -144,7 +170,7 @@ def simulate(task: Task) -> Trajectory:
     R = task.record.size
     out_loss, out_gn = np.full((n, R), np.nan), np.full((n, R), np.nan)
     out_bn = np.full((n, R, B), np.nan) if task.per_block else None
-    iterations, stop = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int8)
+    iterations, stop = np.zeros(n, dtype=np.int64), np.full(n, stopping.StopCode.STEPS, dtype=np.int8)
     final, w_final = np.full(n, np.nan), np.empty((n, p.d))
 
     kmax = max(1, min(MAX_CHUNK, steps, STATS_BYTES // (16 * B * n)))
@@ -156,13 +182,13 @@ def simulate(task: Task) -> Trajectory:
         lossp, gsqp = (b[:k * B * na].reshape(k, B, na) for b in bufs[:2])
         loss, gsq = (b[:k * na].reshape(k, na) for b in bufs[2:])
         K.advance(prime, W, G, M, V, ug=units[0], uc0=units[1], uw=units[2], usteps=units[3],
-                  t0=t0, lossp=lossp, gsqp=gsqp, loss_tot=loss, gsq_tot=gsq, **static)
+                  t0=t0, lossp=lossp, gsqp=gsqp, loss_tot=loss, gsq_tot=gsq, **runs, **static)
         return loss, gsq, gsqp
 
     width = _width(n, toff, gtile, formulation)
     loss0, gsq, gsqp = run(True, _units(n_groups, n, width, 0), 0, 1)
     loss0 = loss0[0].copy()
-    threshold = np.where(loss0 > 0, DIVERGENCE_FACTOR * loss0, np.inf)
+    threshold = stopping.divergence_threshold(loss0)
     final[:] = loss0
     _record(out_loss, out_gn, out_bn, ids, np.array([0]), loss0[None], gsq, gsqp if task.per_block else None)
 
@@ -173,9 +199,7 @@ def simulate(task: Task) -> Trajectory:
         snap = (W.copy(), G.copy(), M.copy(), V.copy())
         width = _width(na, toff, gtile, formulation)
         loss, gsq, gsqp = run(False, _units(n_groups, na, width, k), t, k)
-        with np.errstate(invalid="ignore"):
-            diverged = ~np.isfinite(loss) | ~np.isfinite(gsq) | (loss > threshold[ids])
-            hit = ~diverged & (loss <= task.tol * loss0[ids]) if task.tol is not None else np.zeros_like(diverged)
+        diverged, hit = stopping.decide(loss, gsq, threshold=threshold[ids], tol=task.tol, loss0=loss0[ids])
         stopped = diverged | hit
         ends = np.where(stopped.any(axis=0), np.argmax(stopped, axis=0), k - 1)  # last step kept
         cols = np.arange(na)
@@ -189,7 +213,8 @@ def simulate(task: Task) -> Trajectory:
         final[ids] = loss[ends, cols]
         done = stopped[ends, cols]
         if done.any():
-            stop[ids[done]] = np.where(diverged[ends, cols][done], 2, 1)
+            stop[ids[done]] = np.where(diverged[ends, cols][done], stopping.StopCode.DIVERGED,
+                                       stopping.StopCode.TOL)
             for a, b in zip((W, G, M, V), snap):  # rollback, then re-run to the stop step
                 a[:, done] = b[:, done]
             dc = np.flatnonzero(done)
@@ -199,20 +224,23 @@ def simulate(task: Task) -> Trajectory:
             w_final[ids[done]] = W[:, done].T
             live = ~done
             W, G, M, V = (np.ascontiguousarray(a[:, live]) for a in (W, G, M, V))
+            runs = {k: np.ascontiguousarray(a[..., live]) for k, a in runs.items()}
             ids = ids[live]
         t += k
     w_final[ids] = W.T
     return Trajectory(out_loss, out_gn, out_bn, iterations, stop, final, w_final)
 
 
-def _bias_corrections(lw, steps: int):
-    """1 − β1^t and √(1 − β2^t) for t = 1..steps, computed as ``Adam.update`` does."""
-    t = range(1, steps + 1)
-    if lw.family != "adam" or not lw.bias_correction:
-        return np.ones(max(steps, 1)), np.ones(max(steps, 1))
-    c1 = np.array([1.0 - lw.beta1 ** i for i in t] or [1.0])
-    c2 = np.array([float(np.sqrt(1.0 - lw.beta2 ** i)) for i in t] or [1.0])
-    return c1, c2
+def _per_run_arrays(rec, n: int) -> dict:
+    """The kernel's per-run arguments, last axis = runs: LR (d, n) for GD/sign, (1, n) unused
+    for Adam; lrc, beta1, beta2, eps, corr (n,) (unused ones hold neutral values)."""
+    ones, zeros = np.ones(n), np.zeros(n)
+    if isinstance(rec, AdamRecord):
+        return dict(LR=np.zeros((1, n)), lrc=rec.lr.copy(), beta1=rec.beta1.copy(), beta2=rec.beta2.copy(),
+                    eps=rec.eps.copy(), corr=rec.corr.copy())
+    momentum = rec.momentum.copy() if isinstance(rec, SignRecord) else zeros
+    return dict(LR=np.ascontiguousarray(rec.lr.T), lrc=ones, beta1=momentum, beta2=zeros, eps=zeros,
+                corr=np.zeros(n, dtype=np.int64))
 
 
 def _record(out_loss, out_gn, out_bn, ids, slots, loss, gsq, gsqp) -> None:

@@ -13,15 +13,32 @@ unit the state is copied into contiguous scratch of shape (rows, width), instanc
 Both are the same ``block_product`` helper and accumulate every output over k in the same order
 with separate multiply and add (``fastmath=False``), so they are bit-identical per instance and an
 instance never depends on which other instances share its unit. The optimizer family is an integer
-scalar (GD, SIGN, ADAM; see ``sims.optimizers.Lowered``): one compiled kernel for all of them.
+scalar (GD, SIGN, ADAM: the records of ``sims.optimizers.FAMILIES``), one compiled kernel for all
+of them; every hyper-parameter is per run (per column).
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
 
+import types
+
+from .. import noise as _noise
+
 GD, SIGN, ADAM = 0, 1, 2
+NO_NOISE, IDENTITY_NOISE, HESSIAN_NOISE = 0, 1, 2
 _OPTS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
+
+
+def _compiled(fn, **helpers):
+    """``fn``'s own code compiled by numba, its global helper functions replaced by compiled ones."""
+    return njit(**_OPTS)(types.FunctionType(fn.__code__, {**fn.__globals__, **helpers}, fn.__name__))
+
+
+# the counter-based stream of sims.noise, compiled from the very code the numpy engine runs
+_splitmix64 = _compiled(_noise.splitmix64)
+_uniform = _compiled(_noise.uniform)
+_normal_pair = _compiled(_noise.normal_pair, splitmix64=_splitmix64, uniform=_uniform)
 
 
 @njit(**_OPTS)
@@ -30,8 +47,9 @@ def block_product(h, hb, e, out, r, n):
     row-major in ``h`` from offset ``hb``.
 
     Every output is summed over k = 0, 1, … with a separate multiply and add, whatever the width,
-    so (a) and (b) agree bit for bit. Four k per pass over the output row (same order, a quarter
-    of the loads and stores). The loops index views with bare loop counters: numba then drops its
+    so (a) and (b) agree bit for bit. In (a), two output rows and four k per pass over the
+    columns (same order per output; each load of E feeds two rows, a quarter of the output
+    loads and stores). The loops index views with bare loop counters: numba then drops its
     negative-index select and LLVM vectorizes the innermost loop.
     """
     hh = h[hb:hb + n * n].reshape((n, n))
@@ -51,7 +69,25 @@ def block_product(h, hb, e, out, r, n):
             for j in range(n):
                 oo[j, 0] += hh[k, j] * x0
         return
-    for j in range(n):  # (a): row j of H times the instance columns of E
+    j = 0
+    while j + 2 <= n:  # (a): rows j, j+1 of H times the instance columns of E (each E load feeds both)
+        for c in range(width):
+            oo[j, c] = 0.0
+            oo[j + 1, c] = 0.0
+        for k in range(0, k4, 4):
+            a0, a1, a2, a3 = hh[j, k], hh[j, k + 1], hh[j, k + 2], hh[j, k + 3]
+            b0, b1, b2, b3 = hh[j + 1, k], hh[j + 1, k + 1], hh[j + 1, k + 2], hh[j + 1, k + 3]
+            for c in range(width):
+                x0, x1, x2, x3 = ee[k, c], ee[k + 1, c], ee[k + 2, c], ee[k + 3, c]
+                oo[j, c] = (((oo[j, c] + a0 * x0) + a1 * x1) + a2 * x2) + a3 * x3
+                oo[j + 1, c] = (((oo[j + 1, c] + b0 * x0) + b1 * x1) + b2 * x2) + b3 * x3
+        for k in range(k4, n):
+            a0, b0 = hh[j, k], hh[j + 1, k]
+            for c in range(width):
+                oo[j, c] += a0 * ee[k, c]
+                oo[j + 1, c] += b0 * ee[k, c]
+        j += 2
+    if j < n:  # odd n: the last row alone, same order
         for c in range(width):
             oo[j, c] = 0.0
         for k in range(0, k4, 4):
@@ -75,30 +111,31 @@ def _sign(x):
 
 @njit(**_OPTS)
 def _update(family, t, w, g, m, v, e, lr, wstar, sq, sq_sum, vids, vcounts, factors, c1, c2,
-            beta1, beta2, eps, v0_g0sq, v_block):
+            b1, b2, ep, lrc, corr, step_c, inv_c2, v0_g0sq, v_block):
     """One optimizer step on (rows, width) scratch; also e ← w − w* for the next product.
 
-    ``lr``, ``wstar`` and ``vids`` are per row (coordinate). GD, sign descent and Adam without
-    bias correction use exactly the operations of ``sims.optimizers``; with bias correction Adam
-    applies lr·(f/(1−β1^t)) and √v·(1/√(1−β2^t)) — one division per step instead of two per
-    coordinate (Zen-class vector division and square root cost more than the 2·n_b-flop matvec
-    row of a small block), which moves results by about one ulp per step.
+    Per-run hyper-parameters are per column c: ``lr`` (rows, width) for GD and sign descent,
+    ``lrc``, ``b1``, ``b2``, ``ep`` (width,) for Adam, ``b1`` the sign momentum; ``corr[c]`` is
+    the column of the bias tables ``c1``/``c2``. GD, sign descent and Adam without bias
+    correction use exactly the operations of ``sims.optimizers``; with bias correction Adam
+    applies lr·(f/(1−β1^t)) and √v·(1/√(1−β2^t)) — one division per step and run instead of two
+    per coordinate — which moves results by about one ulp per step.
     """
     f = factors[t]
     rows, width = w.shape
     if family == GD:
         for i in range(rows):
-            step, ws = f * lr[i], wstar[i]
+            ws = wstar[i]
             for c in range(width):
-                w[i, c] = w[i, c] - step * g[i, c]
+                w[i, c] = w[i, c] - (f * lr[i, c]) * g[i, c]
                 e[i, c] = w[i, c] - ws
     elif family == SIGN:
         for i in range(rows):
-            step, ws = f * lr[i], wstar[i]
+            ws = wstar[i]
             for c in range(width):
-                b = beta1 * m[i, c] + (1.0 - beta1) * g[i, c]
+                b = b1[c] * m[i, c] + (1.0 - b1[c]) * g[i, c]
                 m[i, c] = b
-                w[i, c] = w[i, c] - step * _sign(b)
+                w[i, c] = w[i, c] - (f * lr[i, c]) * _sign(b)
                 e[i, c] = w[i, c] - ws
     else:
         if v_block:  # block mean of g², summed in coordinate order like np.add.at
@@ -116,18 +153,19 @@ def _update(family, t, w, g, m, v, e, lr, wstar, sq, sq_sum, vids, vcounts, fact
                 for c in range(width):
                     sq[i, c] = g[i, c] * g[i, c]
         first = v0_g0sq and t == 0
-        scale = f / c1[t]      # f exactly when there is no bias correction (c1 = c2 = 1)
-        inv_c2 = 1.0 / c2[t]   # one division per step instead of one per coordinate
+        for c in range(width):  # exactly 1 and 1 without bias correction (c1 = c2 = 1)
+            step_c[c] = lrc[c] * (f / c1[t, corr[c]])
+            inv_c2[c] = 1.0 / c2[t, corr[c]]
         for i in range(rows):
-            step, ws = lr[i] * scale, wstar[i]
+            ws = wstar[i]
             for c in range(width):
                 vi = sq[i, c] if first else v[i, c]
-                mi = beta1 * m[i, c] + (1.0 - beta1) * g[i, c]
-                vi = beta2 * vi + (1.0 - beta2) * sq[i, c]
+                mi = b1[c] * m[i, c] + (1.0 - b1[c]) * g[i, c]
+                vi = b2[c] * vi + (1.0 - b2[c]) * sq[i, c]
                 m[i, c] = mi
                 v[i, c] = vi
                 if mi != 0.0:  # 0/0 := 0 when eps = 0 (``optimizers.scaled``)
-                    w[i, c] = w[i, c] - step * (mi / (np.sqrt(vi) * inv_c2 + eps))
+                    w[i, c] = w[i, c] - step_c[c] * (mi / (np.sqrt(vi) * inv_c2[c] + ep[c]))
                 e[i, c] = w[i, c] - ws
 
 
@@ -161,9 +199,37 @@ def _stats(e2, g2, blk, r0, c0, s, acc, lossp, gsqp):
 
 
 @njit(**_OPTS)
-def _run_unit(u, prime, W, G, M, V, wstar, lr, hflat, hoff, toff, gtile, blk, vids, vcounts,
-              ug, uc0, uw, usteps, t0, factors, c1, c2, family, beta1, beta2, eps,
-              v0_g0sq, v_block, n_parts, lossp, gsqp):
+def _noisy(t, g, gu, z, xi, keys, r0, d, sflat, hoff, toff, t_lo, t_hi, noise_kind, sigma):
+    """gu = g + σ·ξ for step t: ξ = z or S z (tiles ``sflat``), z from the counter-based stream."""
+    rows, width = g.shape
+    tu, hu = np.uint64(t), np.uint64((d + 1) // 2)
+    i = 0
+    while i < rows:  # coordinate j = r0 + i takes the cosine (j even) or the sine (j odd) of pair j // 2
+        j = r0 + i
+        qu = np.uint64(j // 2)
+        both = j % 2 == 0 and i + 1 < rows
+        for c in range(width):
+            z0, z1 = _normal_pair(keys[c], tu, qu, hu)
+            if j % 2 == 0:
+                z[i, c] = z0
+                if both:
+                    z[i + 1, c] = z1
+            else:
+                z[i, c] = z1
+        i += 2 if both else 1
+    if noise_kind == HESSIAN_NOISE:
+        _gradient(z, xi, sflat, hoff, toff, t_lo, t_hi, r0)
+    else:
+        xi[:, :] = z
+    for i in range(rows):
+        for c in range(width):
+            gu[i, c] = g[i, c] + sigma * xi[i, c]
+
+
+@njit(**_OPTS)
+def _run_unit(u, prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vids, vcounts,
+              ug, uc0, uw, usteps, t0, factors, c1, c2, lrc, beta1, beta2, eps, corr, family,
+              v0_g0sq, v_block, n_parts, lossp, gsqp, keys, sflat, noise_kind, sigma):
     grp = ug[u]
     t_lo, t_hi = gtile[grp], gtile[grp + 1]
     r0, r1 = toff[t_lo], toff[t_hi]
@@ -174,15 +240,29 @@ def _run_unit(u, prime, W, G, M, V, wstar, lr, hflat, hoff, toff, gtile, blk, vi
     v = np.empty((rows, width))
     e = np.empty((rows, width))
     sq = np.empty((rows, width))
+    lr = np.empty((rows if family != ADAM else 1, width))
     sq_sum = np.empty((n_parts if v_block else 1, width))
     acc = np.empty((2, blk[r1 - 1] - blk[r0] + 1, width))
-    lrg, wsg, vg = lr[r0:r1], wstar[r0:r1], vids[r0:r1]
+    b1, b2, ep, lrcu = np.empty(width), np.empty(width), np.empty(width), np.empty(width)
+    cu, step_c, inv_c2 = np.empty(width, dtype=np.int64), np.empty(width), np.empty(width)
+    for c in range(width):
+        b1[c], b2[c], ep[c] = beta1[c0 + c], beta2[c0 + c], eps[c0 + c]
+        lrcu[c], cu[c] = lrc[c0 + c], corr[c0 + c]
+    wsg, vg = wstar[r0:r1], vids[r0:r1]
+    noisy = noise_kind != NO_NOISE
+    shape = (rows, width) if noisy else (1, 1)
+    gu, z, xi = np.empty(shape), np.empty(shape), np.empty(shape)
+    ku = keys[c0:c0 + width] if noisy else keys[:1]
     for i in range(rows):
         for c in range(width):
             w[i, c] = W[r0 + i, c0 + c]
             g[i, c] = G[r0 + i, c0 + c]
             m[i, c] = M[r0 + i, c0 + c]
             v[i, c] = V[r0 + i, c0 + c]
+    if family != ADAM:
+        for i in range(rows):
+            for c in range(width):
+                lr[i, c] = LR[r0 + i, c0 + c]
     if prime:
         for i in range(rows):
             for c in range(width):
@@ -190,8 +270,10 @@ def _run_unit(u, prime, W, G, M, V, wstar, lr, hflat, hoff, toff, gtile, blk, vi
         _gradient(e, g, hflat, hoff, toff, t_lo, t_hi, r0)
         _stats(e, g, blk, r0, c0, 0, acc, lossp, gsqp)
     for s in range(usteps[u]):
-        _update(family, t0 + s, w, g, m, v, e, lrg, wsg, sq, sq_sum, vg, vcounts, factors, c1, c2,
-                beta1, beta2, eps, v0_g0sq, v_block)
+        if noisy:
+            _noisy(t0 + s, g, gu, z, xi, ku, r0, W.shape[0], sflat, hoff, toff, t_lo, t_hi, noise_kind, sigma)
+        _update(family, t0 + s, w, gu if noisy else g, m, v, e, lr, wsg, sq, sq_sum, vg, vcounts, factors,
+                c1, c2, b1, b2, ep, lrcu, cu, step_c, inv_c2, v0_g0sq, v_block)
         _gradient(e, g, hflat, hoff, toff, t_lo, t_hi, r0)
         _stats(e, g, blk, r0, c0, s, acc, lossp, gsqp)
     for i in range(rows):
@@ -203,18 +285,18 @@ def _run_unit(u, prime, W, G, M, V, wstar, lr, hflat, hoff, toff, gtile, blk, vi
 
 
 @njit(parallel=True, **_OPTS)
-def advance(prime, W, G, M, V, wstar, lr, hflat, hoff, toff, gtile, blk, vids, vcounts,
-            ug, uc0, uw, usteps, t0, factors, c1, c2, family, beta1, beta2, eps,
-            v0_g0sq, v_block, n_parts, lossp, gsqp, loss_tot, gsq_tot):
+def advance(prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vids, vcounts,
+            ug, uc0, uw, usteps, t0, factors, c1, c2, lrc, beta1, beta2, eps, corr, family,
+            v0_g0sq, v_block, n_parts, lossp, gsqp, loss_tot, gsq_tot, keys, sflat, noise_kind, sigma):
     """Run every unit, then sum the per-block statistics of every run and step over blocks.
 
     Units touch disjoint state and every sum has a fixed order, so the result does not depend on
     thread scheduling. ``prime`` first computes g = H(w − w*) and its statistics into slot 0.
     """
     for u in prange(ug.size):
-        _run_unit(u, prime, W, G, M, V, wstar, lr, hflat, hoff, toff, gtile, blk, vids, vcounts,
-                  ug, uc0, uw, usteps, t0, factors, c1, c2, family, beta1, beta2, eps,
-                  v0_g0sq, v_block, n_parts, lossp, gsqp)
+        _run_unit(u, prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vids, vcounts,
+                  ug, uc0, uw, usteps, t0, factors, c1, c2, lrc, beta1, beta2, eps, corr, family,
+                  v0_g0sq, v_block, n_parts, lossp, gsqp, keys, sflat, noise_kind, sigma)
     n_slots, n_blocks, n_runs = lossp.shape
     for c in prange(n_runs):
         for s in range(n_slots):

@@ -1,14 +1,15 @@
-"""Stop, divergence and recording rules shared by the array engines (numpy, batched/cupy).
+"""Recording, and the one step loop of the array engines (numpy, batched/cupy).
 
-The numba kernels implement the very same rules inline; tests hold all engines to them:
-a run stops with 'diverged' once its loss or ‖∇ℓ‖² is non-finite or its loss > 1e12·loss₀, with 'tol' once
-loss ≤ tol·loss₀; a stopped run is frozen and records NaN afterwards.
+``Tracker`` records a batch step by step and applies the stop rules of ``sims.stopping`` (the
+numba driver applies the same functions to whole chunks). ``simulate_rule`` is the loop both
+array engines run: the optimizer spec's own ``init``/``update`` (one xp-generic rule table),
+with the engine's gradient; a stopped run is frozen and records NaN afterwards.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..result import DIVERGENCE_FACTOR
+from .. import stopping
 from . import Task, Trajectory
 
 
@@ -30,7 +31,7 @@ class Tracker:
         self.gnorm = np.full((n, R), np.nan)
         self.bnorm = np.full((n, R, len(self.slices)), np.nan) if self.slices else None
         self.iterations = np.zeros(n, dtype=np.int64)
-        self.stop = np.zeros(n, dtype=np.int8)
+        self.stop = np.full(n, stopping.StopCode.STEPS, dtype=np.int8)
         self.final = np.full(n, np.nan)
         self.active = np.ones(n, dtype=bool)
         self._k = 0  # index of the next record slot
@@ -53,7 +54,7 @@ class Tracker:
     def start(self, loss, g) -> None:
         loss = self._to_host(loss)
         self.loss0 = loss.copy()
-        self.threshold = np.where(loss > 0, DIVERGENCE_FACTOR * loss, np.inf)
+        self.threshold = stopping.divergence_threshold(loss)
         self.final[:] = loss
         self._write(0, loss, g, self._gsq(g), self.active)
 
@@ -70,19 +71,60 @@ class Tracker:
         """Loss and gradient after update t (so at step t); returns the active mask."""
         loss = self._to_host(loss)
         act = self.active
-        with np.errstate(invalid="ignore"):
-            # ‖g‖² overflowing is a divergence too: Adam's v = inf would freeze w with a finite loss
+        with np.errstate(invalid="ignore", over="ignore"):
             gsq = self._gsq(g)  # also the recorded ‖g‖ (``_write``)
-            diverged = act & (~np.isfinite(loss) | ~np.isfinite(gsq) | (loss > self.threshold))
-            hit = act & ~diverged & (loss <= self.tol * self.loss0) if self.tol is not None else np.zeros_like(act)
+        diverged, hit = stopping.decide(loss, gsq, threshold=self.threshold, tol=self.tol, loss0=self.loss0)
+        diverged, hit = act & diverged, act & hit
         self.iterations[act] = t
         self.final[act] = loss[act]
         self._write(t, loss, g, gsq, act)
-        self.stop[diverged] = 2
-        self.stop[hit] = 1
+        self.stop[diverged] = stopping.StopCode.DIVERGED
+        self.stop[hit] = stopping.StopCode.TOL
         self.active = act & ~diverged & ~hit
         return self.active
 
     def finish(self, w_final) -> Trajectory:
         return Trajectory(self.loss, self.gnorm, self.bnorm, self.iterations, self.stop, self.final,
                           np.asarray(self._to_host(w_final)))
+
+
+def _freeze(new, old, keep, n: int, xp):
+    """Keep the state of stopped runs: batched (n, ...) fields take ``old`` where ``keep`` is False."""
+    fields = {}
+    for name, a, b in zip(new._fields, new, old):
+        if getattr(a, "ndim", 0) == 2 and a.shape[0] == n and a is not b:
+            fields[name] = xp.where(keep, a, b)
+    return new._replace(**fields)
+
+
+def simulate_rule(task: Task, value_and_grad, xp=np, noisy=None) -> Trajectory:
+    """Run ``task`` through the optimizer's own ``init``/``update`` on ``xp`` arrays.
+
+    Parameters
+    ----------
+    task : Task
+    value_and_grad : callable w (n, d) -> (loss (n,), gradient (n, d)), on ``xp`` arrays
+    xp : numpy or cupy
+    noisy : callable (w, g, t) -> the gradient the update sees, optional (stochastic runs)
+    """
+    opt = task.optimizer
+    state = opt.init(task.problem, xp.asarray(np.ascontiguousarray(task.w0, dtype=np.float64)))
+    tracker = Tracker(task, xp)
+    n = task.n
+    host_mask, keep = None, None
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        loss, g = value_and_grad(state.w)
+        tracker.start(loss, g)
+        for t in range(task.steps):
+            active = tracker.active
+            if not active.any():
+                break
+            new = opt.update(state, g if noisy is None else noisy(state.w, g, t))
+            if not active.all():  # copy the mask to the device only when it changes
+                if host_mask is None or not np.array_equal(host_mask, active):
+                    host_mask, keep = active.copy(), xp.asarray(active)[:, None]
+                new = _freeze(new, state, keep, n, xp)
+            state = new
+            loss, g = value_and_grad(state.w)
+            tracker.observe(t + 1, loss, g)
+    return tracker.finish(state.w)

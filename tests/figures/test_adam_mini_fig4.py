@@ -10,8 +10,8 @@ from hetquad.figures import adam_mini_fig4 as fig
 
 
 @pytest.fixture(scope="module")
-def data():
-    return fig.compute("tiny")
+def data(tiny):
+    return tiny(fig)
 
 
 def test_ordering_on_the_median_seed(data):

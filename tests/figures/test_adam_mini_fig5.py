@@ -7,8 +7,8 @@ from hetquad.figures import adam_mini_fig5 as fig
 
 
 @pytest.fixture(scope="module")
-def data():
-    return fig.compute("tiny")
+def data(tiny):
+    return tiny(fig)
 
 
 def test_spearman_tau_r_negative(data):

@@ -11,8 +11,8 @@ from hetquad.theory import contraction
 
 
 @pytest.fixture(scope="module")
-def data():
-    return fig.compute("tiny")
+def data(tiny):
+    return tiny(fig)
 
 
 def test_every_requested_bound_has_a_row_and_holds(data):

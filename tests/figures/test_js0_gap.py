@@ -9,8 +9,8 @@ from hetquad.figures import js0_gap as fig
 
 
 @pytest.fixture(scope="module")
-def data():
-    return fig.compute("tiny")
+def data(tiny):
+    return tiny(fig)
 
 
 @pytest.mark.parametrize("a, case", [(1.0, "zhang2024-case1"), (0.0, "zhang2024-case2")])

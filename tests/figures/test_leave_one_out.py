@@ -18,8 +18,8 @@ MERGED_LOSS = -2.0  # decades; best merged gap over 30 seeds: −2.44
 
 
 @pytest.fixture(scope="module")
-def data():
-    return fig.compute("tiny")
+def data(tiny):
+    return tiny(fig)
 
 
 def _single_block(data, var):

@@ -9,8 +9,8 @@ from hetquad.figures import real_spectra
 
 
 @pytest.fixture(scope="module")
-def data():
-    return fig.compute("tiny")
+def data(tiny):
+    return tiny(fig)
 
 
 def test_every_run_obeys_its_bound(data):

@@ -12,8 +12,8 @@ from hetquad.problems.networks import models
 
 
 @pytest.fixture(scope="module")
-def data():
-    return fig.compute("tiny")
+def data(tiny):
+    return tiny(fig)
 
 
 def test_table_has_every_choice_model_and_five_seeds(data):

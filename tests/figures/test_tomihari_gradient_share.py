@@ -8,8 +8,8 @@ from hetquad.figures import tomihari_gradient_share as fig
 
 
 @pytest.fixture(scope="module")
-def data():
-    return fig.compute("tiny")
+def data(tiny):
+    return tiny(fig)
 
 
 def test_shares_sum_to_one_and_match_direct_block_norms(data):

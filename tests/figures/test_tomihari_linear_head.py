@@ -8,8 +8,8 @@ from hetquad.figures import tomihari_linear_head as fig
 
 
 @pytest.fixture(scope="module")
-def data():
-    return fig.compute("tiny")
+def data(tiny):
+    return tiny(fig)
 
 
 def test_samplewise_signsgd_bias_grows_exactly_linearly(data):
@@ -22,7 +22,7 @@ def test_samplewise_signsgd_bias_grows_exactly_linearly(data):
     assert np.allclose(b, data.predicted_bias_norm.values, rtol=1e-9, atol=1e-12)
 
 
-def test_full_batch_bias_stays_bounded(data):
+def test_full_batch_bias_moves_at_most_lr_per_epoch(data):
     full = data.bias_norm.sel(optimizer="signsgd-full-batch").values
     sample = data.bias_norm.sel(optimizer="signsgd").values
     # one full-batch step per epoch moves each coordinate by at most η
@@ -50,3 +50,12 @@ def test_plot_returns_figure(data):
     f = fig.plot(data)
     assert isinstance(f, matplotlib.figure.Figure)
     assert all(ax.has_data() for ax in f.axes)
+
+
+def test_caption_slope_is_the_closed_form(data):
+    # Prop. 4.10 in closed form for balanced classes: ‖b_E‖/√C grows by η·N(1 − 2/C) per epoch
+    f = fig.facts(data)
+    N, C = data.attrs["n_samples"], data.attrs["n_classes"]
+    assert f["slope_sample"] == pytest.approx(fig.LR * N * (1 - 2 / C), rel=1e-9)
+    assert f["ratio_pred"] == pytest.approx(N * (1 - 2 / C), rel=1e-12)
+    assert f["full_end"] <= fig.LR * int(data.epoch[-1]) + 1e-12

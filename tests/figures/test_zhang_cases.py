@@ -8,8 +8,8 @@ from hetquad.figures import zhang_cases as fig
 
 
 @pytest.fixture(scope="module")
-def data():
-    return fig.compute("tiny")
+def data(tiny):
+    return tiny(fig)
 
 
 def test_heterogeneous_cases_separate_on_every_seed(data):
@@ -85,3 +85,12 @@ def test_plot_returns_figure(data):
     f = fig.plot(data)
     assert isinstance(f, matplotlib.figure.Figure)
     assert sum(ax.has_data() for ax in f.axes) == 4
+
+
+def test_caption_gaps_are_the_score_differences(data):
+    # the caption's "median (min–max)" gaps, recomputed from the stored scores without fig.gaps
+    measured = fig.facts(data)["measured"]
+    for case in data.case.values:
+        s = data.score.sel(horizon=300, case=case)
+        gap = s.sel(optimizer="gd").values - s.sel(optimizer="adam").values
+        assert f"Case {case[-1]} {np.median(gap):.1f} ({gap.min():.1f}–{gap.max():.1f})" in measured

@@ -8,8 +8,8 @@ from hetquad.figures import zhang_spectra as fig
 
 
 @pytest.fixture(scope="module")
-def data():
-    return fig.compute("tiny")
+def data(tiny):
+    return tiny(fig)
 
 
 def test_js0_separates_heterogeneous_from_homogeneous(data):

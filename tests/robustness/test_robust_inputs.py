@@ -104,7 +104,7 @@ CASES = [
     ("v0 not a string", lambda: sims.Adam(lr=1.0, v0=0), TypeError, r"v0 must be a string.*got int 0"),
     ("blockwise lrs empty", lambda: sims.BlockwiseGD(lrs=()), ValueError, r"lrs must give one learning rate per block"),
     ("blockwise lrs < 0", lambda: sims.BlockwiseGD(lrs=(1.0, -1.0)), ValueError, r"lrs\[1\] must be > 0, got -1.0"),
-    ("blockwise lrs nested", lambda: sims.BlockwiseGD(lrs=[[1.0, 2.0]]), TypeError, r"lrs must be a flat sequence"),
+    ("blockwise lrs 3-D", lambda: sims.BlockwiseGD(lrs=[[[1.0]]]), TypeError, r"lrs must be a flat sequence"),
     ("blockwise lrs text", lambda: sims.BlockwiseGD(lrs="ab"), TypeError, r"lrs must be a flat sequence.*'ab'"),
     ("blockwise lrs vs blocks", lambda: _run(optimizer=sims.BlockwiseGD(lrs=(1.0,))), ValueError,
      r"lrs has 1 entries but the problem has 2 blocks"),

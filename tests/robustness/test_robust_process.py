@@ -77,6 +77,11 @@ def assert_same_results(directory, reference) -> None:
     assert got_ds.identical(ds)
 
 
+def _without_estimate(err: str) -> str:
+    """stderr less the size-estimate line a sweep prints before any work."""
+    return "".join(ln for ln in err.splitlines(keepends=True) if not ln.startswith("estimate: "))
+
+
 def finished_chunks_are_whole(directory) -> int:
     """Every chunk that has a checksum is valid (a kill or a failed write never leaves a chunk that
     looks finished but is not); no temp file survives a completed run. Returns the finished count."""
@@ -135,7 +140,7 @@ def test_a_second_sweep_on_a_live_sweeps_directory_is_refused(reference, tmp_pat
         while not (out / sweep.LOCK).exists() and time.monotonic() < deadline:
             time.sleep(0.002)
         assert cli.main(["sweep", str(cfg_path), "--out", str(out), "--workers", "1", "--no-progress"]) == 2
-        err = capsys.readouterr().err
+        err = _without_estimate(capsys.readouterr().err)
         assert err.startswith("error: ") and f"in use by another sweep (pid {child.pid})" in err
         assert len(err.strip().splitlines()) == 1
     finally:
@@ -188,7 +193,8 @@ def test_corrupt_manifest_is_a_one_line_error(reference, tmp_path, capsys):
     cfg_path.write_text(SMALL)
     assert cli.main(["sweep", str(cfg_path), "--out", str(out), "--workers", "1", "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert "manifest.json is not valid JSON" in err and len(err.strip().splitlines()) == 1
+    assert "manifest.json is not a hetquad sweep manifest: not valid JSON" in err
+    assert len(err.strip().splitlines()) == 1 and "--force" not in err
 
 
 # -- disk full -------------------------------------------------------------------------------------
@@ -228,7 +234,7 @@ def test_disk_full_through_the_cli_is_one_line_exit_2(tmp_path, monkeypatch, cap
     cfg_path.write_text(SMALL)
     _disk_full_after(monkeypatch, 3)
     assert cli.main(["sweep", str(cfg_path), "--out", str(tmp_path / "o"), "--workers", "1", "--no-progress"]) == 2
-    err = capsys.readouterr().err
+    err = _without_estimate(capsys.readouterr().err)
     assert err.startswith("error: ") and "No space left on device" in err and len(err.strip().splitlines()) == 1
 
 

@@ -164,9 +164,18 @@ def test_deterministic_across_calls_and_thread_counts(problem):
         numba.set_num_threads(threads)
 
 
-def test_auto_picks_numba_and_leaves_noise_to_numpy(problem):
+def test_auto_picks_numba_for_gaussian_noise_and_leaves_minibatch_to_numpy(problem):
     assert sims.run(problem, GD(lr=0.01), 5, engine="auto").engine == "numba"
     noisy = sims.run(problem, GD(lr=0.01), 5, engine="auto", noise=sims.GaussianNoise(sigma=0.1))
-    assert noisy.engine == "numpy"
-    with pytest.raises(ValueError, match="noise"):
-        sims.run(problem, GD(lr=0.01), 5, engine="numba", noise=sims.GaussianNoise(sigma=0.1))
+    assert noisy.engine == "numba"
+    with pytest.raises(ValueError, match="MiniBatch runs on the numpy engine only"):
+        sims.run(problem, GD(lr=0.01), 5, engine="numba", noise=sims.MiniBatch(size=1))
+
+
+def test_stochastic_runs_roll_back_exactly(problem, small_chunks):
+    """A run stopped mid-chunk is re-run from the chunk start with the same counter-based noise,
+    so it ends exactly where the same run stops alone (and equal to numpy within tolerance)."""
+    noise = sims.GaussianNoise(sigma=0.2, covariance="hessian", seed=1)
+    a, b = _both(problem, GD(lr=1.0 / problem.L), 200, batch=6, seed=3, tol=0.01, noise=noise)
+    assert "tol" in a.stop_reason
+    _agree(a, b)

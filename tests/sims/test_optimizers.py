@@ -265,29 +265,60 @@ def test_invalid_schedules_raise():
 
 
 # -- noise -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
 @pytest.mark.parametrize("cov", ["identity", "hessian"])
-def test_noise_reproducible_and_independent_of_batch_size(problem, cov):
+def test_noise_reproducible_and_independent_of_batch_size(problem, cov, engine):
     noise = sims.GaussianNoise(sigma=0.1, covariance=cov, seed=3)
     opt = GD(lr=0.5 / problem.L)
-    a = sims.run(problem, opt, 30, batch=3, seed=1, noise=noise)
-    b = sims.run(problem, opt, 30, batch=3, seed=1, noise=noise)
-    c = sims.run(problem, opt, 30, batch=5, seed=1, noise=noise)
-    assert a.engine == "numpy"  # 'auto' gives noise to the only engine that models it
+    a = sims.run(problem, opt, 30, batch=3, seed=1, noise=noise, engine=engine)
+    b = sims.run(problem, opt, 30, batch=3, seed=1, noise=noise, engine=engine)
+    c = sims.run(problem, opt, 30, batch=5, seed=1, noise=noise, engine=engine)
     np.testing.assert_array_equal(a.loss, b.loss)
     np.testing.assert_array_equal(a.loss, c.loss[:3])
     np.testing.assert_array_equal(a.w_final, c.w_final[:3])
-    other = sims.run(problem, opt, 30, batch=3, seed=1, noise=sims.GaussianNoise(sigma=0.1, covariance=cov, seed=4))
+    other = sims.run(problem, opt, 30, batch=3, seed=1, noise=sims.GaussianNoise(sigma=0.1, covariance=cov, seed=4),
+                     engine=engine)
     assert not np.array_equal(a.loss, other.loss)
-    clean = sims.run(problem, opt, 30, batch=3, seed=1)
+    clean = sims.run(problem, opt, 30, batch=3, seed=1, engine=engine)
     assert not np.array_equal(a.loss, clean.loss)  # the noise is actually applied
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("cov", ["identity", "hessian"])
+@pytest.mark.parametrize("name,make", [OPTIMIZERS[0], OPTIMIZERS[3], OPTIMIZERS[4], OPTIMIZERS[7]],
+                         ids=[OPTIMIZERS[i][0] for i in (0, 3, 4, 7)])
+def test_stochastic_runs_agree_across_engines(problem, name, make, engine, cov):
+    """The counter-based stream gives every engine the same noise (DESIGN tolerance 1e-10)."""
+    _require(engine)
+    kw = dict(batch=4, seed=2, record_every=5, per_block=True, tol=TOL,
+              noise=sims.GaussianNoise(sigma=0.05, covariance=cov, seed=7))
+    _assert_agree(_outcome(engine, problem, make(problem), 80, **kw), _outcome("numpy", problem, make(problem), 80, **kw))
+
+
 @pytest.mark.parametrize("engine", [n for n in engines.NAMES if n != "numpy"])
-def test_noise_on_an_array_engine_is_refused_by_name(problem, engine):
-    noise = sims.GaussianNoise(sigma=0.1)
+def test_minibatch_on_an_array_engine_is_refused_by_name(problem, engine):
+    noise = sims.MiniBatch(size=2)
     with pytest.raises(ValueError, match=engine):
         sims.run(problem, GD(lr=0.01), 5, noise=noise, engine=engine)
     assert batched.unsupported(build_task(problem, GD(lr=0.01), 5, noise=noise)) is not None
+
+
+def test_the_noise_stream_known_answers_and_moments(problem):
+    from hetquad.sims import noise as nz
+    # splitmix64 of 0 is the first output of the reference SplitMix64 generator seeded with 0
+    assert int(nz.splitmix64(np.zeros(1, dtype=np.uint64))[0]) == 0xE220A8397B1DCDAF
+    stream = sims.GaussianNoise(sigma=2.0, seed=5).stream(problem, 50)
+    x = np.stack([stream.at(t) for t in range(200)]) / 2.0  # 200 steps x 50 runs x 21 coordinates
+    N = x.size
+    assert abs(x.mean()) < 5 / np.sqrt(N) and abs(x.var() - 1.0) < 5 * np.sqrt(2.0 / N)
+    corr = np.corrcoef(x[:, :, 0].ravel(), x[:, :, 1].ravel())[0, 1]  # the cosine/sine pair
+    assert abs(corr) < 5 / np.sqrt(x[:, :, 0].size)
+    np.testing.assert_array_equal(stream.at(17), stream.at(17))  # a pure function of the step
+    h = sims.GaussianNoise(sigma=1.0, covariance="hessian", seed=5).stream(problem, 50)
+    y = np.stack([h.at(t) for t in range(200)]).reshape(-1, problem.d)
+    emp = y.T @ y / y.shape[0]
+    target = problem.hessian() * problem.d / np.trace(problem.hessian())
+    assert np.abs(emp - target).max() < 0.15 * np.abs(target).max()  # covariance σ²·d·H/tr(H)
 
 
 # -- invalid specs ---------------------------------------------------------------------------

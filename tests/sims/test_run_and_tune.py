@@ -2,6 +2,8 @@
 norms, the lr search on a problem whose best lr is known, and w0 handling."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -155,6 +157,27 @@ def test_tune_rejects_a_grid_that_only_diverges_and_bad_lrs(line):
         sims.tune(line, lambda lr: GD(lr=lr), [0.1, -0.1], 5, engine="numpy")
     with pytest.raises(ValueError, match="metric must be one of"):
         sims.tune(line, lambda lr: GD(lr=lr), [0.1], 5, metric="speed")
+
+
+def test_tune_interior_best_is_not_at_edge_and_does_not_warn(line):
+    lrs = np.array([0.05, 0.1, 0.25, 0.3, 0.45])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning (TuneAtEdgeWarning included) fails the test
+        out = sims.tune(line, lambda lr: GD(lr=lr), lrs, 5, w0=np.array([1.0]), engine="numpy")
+    assert out.best_lr == 0.25 and out.at_edge is False and out.edge is None
+
+
+@pytest.mark.parametrize("lrs,edge,best", [
+    ([0.01, 0.02, 0.05], "high", 0.05),  # all below 1/λ = 0.25: the largest lr contracts most
+    ([0.3, 0.4, 0.45], "low", 0.3),      # all above 1/λ: the smallest is best
+    ([0.45, 0.4, 0.3], "low", 0.3),      # a descending grid: the edge is by value, not by position
+    ([0.1], "both", 0.1),
+])
+def test_tune_best_at_an_edge_warns_and_names_the_edge(line, lrs, edge, best):
+    with pytest.warns(sims.TuneAtEdgeWarning, match=f"at the {edge} edge") as rec:
+        out = sims.tune(line, lambda lr: GD(lr=lr), lrs, 5, w0=np.array([1.0]), engine="numpy")
+    assert out.best_lr == best and out.at_edge is True and out.edge == edge
+    assert rec[0].filename == __file__  # stacklevel points at the caller of tune
 
 
 # -- w0 --------------------------------------------------------------------------------------

@@ -146,20 +146,34 @@ def test_failed_and_diverged_runs_are_rows(tmp_path):
     assert sweep.execute(cfg, tmp_path / "f", workers=1, progress=False).chunks_computed == 0
 
 
+HOLD_LOCK = """
+import sys, time
+from hetquad.lock import directory_lock
+with directory_lock(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
 def test_lock_refuses_a_live_owner_and_takes_over_a_dead_one(tiny_text, tmp_path):
+    """The lock is an flock held by a live process: refused while it lives, free once it is killed
+    (SIGKILL: no clean-up ran, the file stays). An empty or pid-only file nobody holds is free."""
     cfg = config.parse(tomllib.loads(FAILING))
     out = tmp_path / "locked"
     out.mkdir()
-    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    live = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out)], stdout=subprocess.PIPE, text=True)
     try:
-        (out / ".lock").write_text(str(live.pid))
+        assert live.stdout.readline().strip() == "held"
         with pytest.raises(ValueError, match=f"in use by another sweep \\(pid {live.pid}\\)"):
             sweep.execute(cfg, out, workers=1, progress=False)
     finally:
         live.kill()
         live.wait()
-    (out / ".lock").write_text(str(live.pid))  # now a dead pid
+    assert (out / ".lock").read_text() == str(live.pid)  # left behind by the killed holder
     assert sweep.execute(cfg, out, workers=1, progress=False).runs == 8
+    assert not (out / ".lock").exists()
+    (out / ".lock").write_text("")  # an empty lock file (a crash between create and write) is not held
+    assert sweep.execute(cfg, out, workers=1, progress=False).chunks_computed == 0
     assert not (out / ".lock").exists()
 
 

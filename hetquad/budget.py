@@ -1,0 +1,157 @@
+"""Size estimates made before any work: memory and time of a sweep or an lr search.
+
+The numbers come from the config alone (no problem is built, no run is made), so a grid that
+would need a terabyte or a year is refused in milliseconds with what it would need and how to
+cut it, instead of failing after minutes with a ``MemoryError``. They are deliberately rough
+(a factor of a few): a model of what the code allocates, not a measurement.
+
+Memory model (bytes, float64 = 8):
+
+- per run: its recorded trajectories ``R · (2 + B) · 8`` (B blocks when per-block norms are
+  recorded) plus the engine's state, about ``6 · d · 8``;
+- per chunk (one engine call): its runs, the schedule array ``steps · 8`` and the problem's
+  dense blocks ``d · b · 8`` (b the largest block);
+- per sweep: the plan (about 2 KiB per chunk) and the assembled results (every run's
+  trajectories, about three copies while the table and the netCDF file are written).
+
+Time model: ``runs · steps · (c0 + c1 · d · b)`` seconds with c0 = 50 ns, c1 = 1 ns — the order
+of the numba engine's per-run-step cost on this project's benchmark sizes — plus building the
+problem in every chunk, ``(d / b) · c3 · b³`` (an eigendecomposition per block, c3 = 5 ns).
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+F64 = 8
+STATE_VECTORS = 6           # w, g, m, v, scratch…: what the engines keep per run
+PLAN_BYTES_PER_CHUNK = 2048
+ASSEMBLY_COPIES = 3
+C0, C1 = 50e-9, 1e-9        # seconds per run-step, per run-step-(d·b)
+C3 = 5e-9                   # seconds per b³ of building one block
+MAX_CHUNKS = 1_000_000      # a plan longer than this is itself the problem (split the grid)
+#: problem parameters that scale the dimension (value / default multiplies d)
+SIZE_PARAMS = ("d", "n_blocks", "block_size", "n_features", "n_classes")
+
+
+def default_memory_budget() -> int:
+    """Half the machine's physical memory (bytes); 4 GiB when it cannot be read."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
+    except (ValueError, OSError, AttributeError):
+        return 4 * 2**30
+
+
+def gib(n: float) -> str:
+    """Bytes as a short human string."""
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} B"
+
+
+def duration(seconds: float) -> str:
+    for unit, size in (("years", 365 * 86400), ("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.2g} s"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a piece of work would take: bytes at its peak and seconds of engine time."""
+
+    runs: int
+    chunks: int
+    memory: float          # bytes, peak
+    chunk_memory: float    # bytes, one chunk in one worker
+    seconds: float         # engine time, one core
+
+    def line(self, *, workers: int = 1) -> str:
+        return (f"estimate: {self.runs} runs in {self.chunks} chunks, peak memory ~{gib(self.memory)}, "
+                f"~{duration(self.seconds / max(workers, 1))} of engine time on {workers} worker(s)")
+
+    def refuse_beyond(self, budget: float, *, what: str, how: str) -> None:
+        """``ValueError`` with the numbers and ``how`` to cut the work when over ``budget`` bytes."""
+        if self.chunks > MAX_CHUNKS:
+            raise ValueError(f"{what} has {self.chunks} chunks (more than {MAX_CHUNKS}); {how}")
+        if self.memory > budget:
+            raise ValueError(f"{what} would need ~{gib(self.memory)} of memory (budget {gib(budget)}: "
+                             f"{self.runs} runs, ~{gib(self.chunk_memory)} per chunk); {how}")
+
+
+def problem_size(name: str, params: dict) -> tuple[int, int]:
+    """(d, largest block b) of catalog problem ``name`` at ``params``, scaled from its default.
+
+    The default instance is built once per name (cached; the catalog's defaults are small), and
+    every size parameter given scales d (and b, for ``block_size``/``d``) by value / default.
+    """
+    base_d, base_b, defaults = _default_size(name)
+    d, b = float(base_d), float(base_b)
+    for key in SIZE_PARAMS:
+        if key in params and key in defaults and isinstance(params[key], (int, float)) \
+                and not isinstance(params[key], bool) and defaults[key]:
+            ratio = max(float(params[key]), 1.0) / float(defaults[key])
+            d *= ratio
+            if key in ("block_size", "d"):
+                b *= ratio
+    return max(int(d), 1), max(int(min(b, d)), 1)
+
+
+_SIZES: dict = {}
+
+
+def _default_size(name: str):
+    if name not in _SIZES:
+        from hetquad.problems import catalog
+
+        defaults = catalog.parameters(name)
+        p = catalog.get(name, seed=0)
+        sizes = [int(s) for s in getattr(p, "sizes", (p.d,))]
+        _SIZES[name] = (int(p.d), max(sizes) if sizes else int(p.d), defaults)
+    return _SIZES[name]
+
+
+def recorded(steps: int, every: int) -> int:
+    """How many steps ``sims.run`` records (0, every, … and the last)."""
+    return steps // every + 1 + (steps % every != 0)
+
+
+def estimate(*, runs: int, chunks: int, chunk_runs: int, steps: int, record_every: int, d: int, b: int,
+             n_blocks: int, per_block: bool, workers: int = 1, extra_steps: int = 0) -> Estimate:
+    """The ``Estimate`` of ``runs`` runs of ``steps`` updates on a d-dimensional problem.
+
+    ``extra_steps``: additional engine run-steps not stored (an lr search before the runs).
+    """
+    per_run_traj = recorded(steps, record_every) * (2 + (n_blocks if per_block else 0)) * F64
+    per_run = per_run_traj + STATE_VECTORS * d * F64
+    chunk = chunk_runs * per_run + steps * F64 + d * b * F64
+    peak = (min(workers, max(chunks, 1)) * chunk + chunks * PLAN_BYTES_PER_CHUNK
+            + ASSEMBLY_COPIES * runs * per_run_traj)
+    seconds = (runs * steps + extra_steps) * (C0 + C1 * d * b) + chunks * (d / b) * C3 * float(b) ** 3
+    return Estimate(int(runs), int(chunks), float(peak), float(chunk), float(seconds))
+
+
+def sweep_estimate(config, *, workers: int = 1) -> Estimate:
+    """The ``Estimate`` of a ``SweepConfig`` without planning it (the largest problem point counts)."""
+    n_points = math.prod(len(v) for _, v in config.axes) * math.prod(len(g[0][1]) for g in config.zips)
+    variants = sum(math.prod(len(v) for _, v in o.axes) * (len(o.lrs) if o.lrs is not None else 1)
+                   for o in config.optimizers)
+    n_seeds = len(config.seeds)
+    batches = -(-n_seeds // config.chunk_size)
+    chunks = n_points * variants * batches
+    runs = n_points * variants * n_seeds
+    # the largest value of every size parameter, over fixed values and axes
+    params = dict(config.fixed)
+    for name, values in [*config.axes, *(kv for g in config.zips for kv in g)]:
+        nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if nums:
+            params[name] = max(nums)
+    d, b = problem_size(config.problem, params)
+    n_blocks = max(d // max(b, 1), 1)
+    tuned = sum(math.prod(len(v) for _, v in o.axes) for o in config.optimizers if o.lrs is None)
+    extra = 0 if config.tune is None else (n_points * tuned * batches * len(config.tune.lrs) * config.tune.steps)
+    return estimate(runs=runs, chunks=chunks, chunk_runs=min(config.chunk_size, n_seeds), steps=config.steps,
+                    record_every=config.record_every, d=d, b=b, n_blocks=n_blocks, per_block=config.per_block,
+                    workers=workers, extra_steps=extra)

@@ -1,0 +1,27 @@
+"""`hetquad playground [--port N] [--no-browser] [--preset 01..04]`: the live web app (issue 18)."""
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("playground")
+    def playground_cmd(
+        port: int = typer.Option(5006, help="Port on 127.0.0.1."),
+        no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser tab."),
+        preset: str = typer.Option("04", help="Starting state: 01, 02, 03 (the notebooks' stories) or 04."),
+        engine: str = typer.Option("auto", help="sims engine: auto, numba, numpy or cupy."),
+        threads: int = typer.Option(1, help="numba threads for the runs (0: numba's default)."),
+    ):
+        """Serve the playground: sliders for the problem and the optimizers, curves and bounds that answer."""
+        from hetquad import playground  # panel, bokeh and the numba engine load here, not at --help
+
+        if preset not in playground.PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(playground.PRESETS)}, got {preset!r}")
+        if not 1 <= port <= 65535:
+            raise ValueError(f"port must be in [1, 65535], got {port}")
+        if engine not in ("auto", "numba", "numpy", "cupy"):
+            raise ValueError(f"engine must be one of auto, numba, numpy, cupy, got {engine!r}")
+        if threads < 0:
+            raise ValueError(f"threads must be >= 0, got {threads}")
+        playground.serve(port=port, preset=preset, show=not no_browser, engine=engine, threads=threads or None)

@@ -1,0 +1,84 @@
+"""How much memory a run will allocate, computed before anything is allocated.
+
+``sims.run`` refuses a run whose estimate exceeds a budget, with a one-line error that gives the
+bytes needed and how to reduce them; the sweep code calls ``estimate`` to size its chunks. The
+numbers are Python ints (no array is built), so ``steps = 10**12`` is refused at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_BUDGET = 8 * 2**30  # bytes a single sims.run may allocate unless told otherwise
+_STATE_ARRAYS = 10          # (n, d) float64 arrays alive at once: w, g, m, v, lr, snapshots, scratch
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Bytes a run will allocate, in total and by part (records, state, schedule, tables)."""
+
+    bytes: int
+    parts: dict
+    per_run: int  # bytes that grow with the batch, per run (to size chunks)
+
+    def __str__(self) -> str:
+        shown = ", ".join(f"{k} {human(v)}" for k, v in self.parts.items() if v)
+        return f"{human(self.bytes)} ({shown})"
+
+
+def human(n: int) -> str:
+    """Bytes as a short string: 512 B, 3.2 MiB, 1.46 TiB."""
+    x = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if x < 1024 or unit == "PiB":
+            return f"{x:.0f} {unit}" if unit == "B" else f"{x:.3g} {unit}"
+        x /= 1024
+    return f"{x:.3g} EiB"
+
+
+def estimate(problem, optimizer, steps: int, *, batch: int = 1, record_every: int = 1,
+             per_block: bool = False) -> Estimate:
+    """Estimate the memory ``sims.run`` would allocate for these arguments.
+
+    Parameters
+    ----------
+    problem : a problem (``d`` and ``sizes`` are read)
+    optimizer : an optimizer spec
+    steps, batch, record_every : int
+    per_block : bool
+
+    Returns
+    -------
+    Estimate
+        ``bytes`` (total), ``parts`` (records, state, schedule, bias tables) and ``per_run``.
+    """
+    n, d, B = int(batch), int(problem.d), len(problem.sizes)
+    R = int(steps) // int(record_every) + 2          # recorded steps, plus the last
+    records_per_run = 8 * R * (2 + (B if per_block else 0))   # loss, ‖g‖ (and ‖g_l‖)
+    state_per_run = 8 * d * _STATE_ARRAYS
+    distinct = 1
+    if getattr(optimizer, "bias_correction", False):
+        lengths = optimizer._lengths() if hasattr(optimizer, "_lengths") else {}
+        distinct = min(n, max(lengths.values(), default=1))
+    parts = {
+        "records": n * records_per_run,
+        "state": n * state_per_run,
+        "schedule": 8 * int(steps),
+        "bias tables": 16 * int(steps) * distinct if hasattr(optimizer, "bias_correction") else 0,
+        "tiles": 8 * sum(int(s) ** 2 for s in problem.sizes),
+    }
+    return Estimate(sum(parts.values()), parts, records_per_run + state_per_run)
+
+
+def check_budget(problem, optimizer, steps: int, *, batch: int, record_every: int, per_block: bool,
+                 budget: int | None = None) -> Estimate:
+    """``estimate``, raising ``ValueError`` (one line: bytes needed, how to reduce) beyond ``budget``."""
+    budget = DEFAULT_BUDGET if budget is None else int(budget)
+    est = estimate(problem, optimizer, steps, batch=batch, record_every=record_every, per_block=per_block)
+    if est.bytes <= budget:
+        return est
+    fixed = est.bytes - batch * est.per_run
+    fits = max(0, (budget - fixed) // est.per_run) if est.per_run else 0
+    how = (f"split the batch into chunks of <= {fits} runs, " if 0 < fits < batch else "")
+    raise ValueError(f"this run would allocate about {est} > memory_budget {human(budget)}: {how}"
+                     f"raise record_every (now {record_every}; {steps // record_every + 1} records per run), "
+                     f"lower steps (now {steps}) or batch (now {batch}), or pass a larger memory_budget")

@@ -1,0 +1,55 @@
+"""The app object without a browser: every menu entry renders or shows a message, never raises;
+a rejected value keeps the last good plots; "copy as sweep" follows the control moved last."""
+import numpy as np
+import param
+import pytest
+
+from hetquad.playground import OptChoice, create_app, preset
+from hetquad.playground.state import FAMILIES
+
+
+def _move(widget, value):
+    """What a slider release does: value, then value_throttled (the event the app listens to)."""
+    with param.parameterized.edit_constant(widget):
+        widget.value = value
+        widget.value_throttled = value
+
+
+@pytest.fixture(scope="module")
+def app():
+    state = preset("04").replace(steps=200, batch=2, optimizers=(OptChoice("gd", 0.01), OptChoice("adam", 0.01)))
+    return create_app(state)
+
+
+@pytest.mark.slow
+def test_every_family_in_the_menu_renders(app):
+    for name in FAMILIES[1:] + FAMILIES[:1]:  # the app starts on FAMILIES[0]
+        before = app.updates
+        app.problem.value = name
+        assert app.updates == before + 1
+        assert not app.message.visible, (name, app.message.object)
+        assert app.state.problem == name and f'data-value="{app.state.problem}"' not in app.table.object
+    app.problem.value = "tau-kappa"
+
+
+def test_a_rejected_value_keeps_the_last_good_plots_and_state(app):
+    app.problem.value = "tau-kappa"
+    good_state, good_table = app.state, app.table.object
+    good_curve = {k: list(v.data["lm"]) for k, v in app.src.items()}
+    _move(app._params["tau"], 0.001)
+    assert app.message.visible and "tau must be in" in app.message.object
+    assert app.state == good_state and app.table.object == good_table
+    for k, v in app.src.items():  # the very same arrays (NaN where a run diverged)
+        assert np.array_equal(np.asarray(v.data["lm"]), np.asarray(good_curve[k]), equal_nan=True)
+    assert 'data-error="1"' in app.status.object
+    _move(app._params["tau"], 0.6)
+    assert not app.message.visible and app.state.param_dict["tau"] == 0.6 and 'data-error="0"' in app.status.object
+
+
+def test_copy_as_sweep_follows_the_control_moved_last(app):
+    _move(app._params["kappa"], 50.0)
+    assert app.state.last_moved == "param.kappa" and "[axes]\nkappa = [12.5, 25.0, 50.0, 100.0, 200.0]" in app.sweep.object
+    _move(app._opt_widgets["adam"]["lr"], -1.5)
+    assert app.state.last_moved == "opt.1.lr"
+    lr = 10.0 ** -1.5
+    assert f"lr = [{lr * 0.25!r}, {lr * 0.5!r}, {lr!r}, {lr * 2!r}, {lr * 4!r}]" in app.sweep.object
