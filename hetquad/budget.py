@@ -7,8 +7,8 @@ cut it, instead of failing after minutes with a ``MemoryError``. They are delibe
 
 Memory model (bytes, float64 = 8):
 
-- per run: its recorded trajectories ``R · (2 + B) · 8`` (B blocks when per-block norms are
-  recorded) plus the engine's state, about ``6 · d · 8``;
+- per run: its recorded trajectories plus the engine's state, the model of
+  ``hetquad.sims.estimate.run_bytes`` (shared with ``sims.run``'s own check);
 - per chunk (one engine call): its runs, the schedule array ``steps · 8`` and the problem's
   dense blocks ``d · b · 8`` (b the largest block);
 - per sweep: the plan (about 2 KiB per chunk) and the assembled results (every run's
@@ -25,7 +25,6 @@ import os
 from dataclasses import dataclass
 
 F64 = 8
-STATE_VECTORS = 6           # w, g, m, v, scratch…: what the engines keep per run
 PLAN_BYTES_PER_CHUNK = 2048
 ASSEMBLY_COPIES = 3
 C0, C1 = 50e-9, 1e-9        # seconds per run-step, per run-step-(d·b)
@@ -44,11 +43,10 @@ def default_memory_budget() -> int:
 
 
 def gib(n: float) -> str:
-    """Bytes as a short human string."""
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{int(n)} B"
+    """Bytes as a short human string (``sims.estimate.human``)."""
+    from hetquad.sims.estimate import human
+
+    return human(int(n))
 
 
 def duration(seconds: float) -> str:
@@ -113,19 +111,17 @@ def _default_size(name: str):
     return _SIZES[name]
 
 
-def recorded(steps: int, every: int) -> int:
-    """How many steps ``sims.run`` records (0, every, … and the last)."""
-    return steps // every + 1 + (steps % every != 0)
-
-
 def estimate(*, runs: int, chunks: int, chunk_runs: int, steps: int, record_every: int, d: int, b: int,
              n_blocks: int, per_block: bool, workers: int = 1, extra_steps: int = 0) -> Estimate:
     """The ``Estimate`` of ``runs`` runs of ``steps`` updates on a d-dimensional problem.
 
     ``extra_steps``: additional engine run-steps not stored (an lr search before the runs).
     """
-    per_run_traj = recorded(steps, record_every) * (2 + (n_blocks if per_block else 0)) * F64
-    per_run = per_run_traj + STATE_VECTORS * d * F64
+    from hetquad.sims.estimate import run_bytes
+
+    per_run_traj, state = run_bytes(d=d, n_blocks=n_blocks, steps=steps, record_every=record_every,
+                                    per_block=per_block)
+    per_run = per_run_traj + state
     chunk = chunk_runs * per_run + steps * F64 + d * b * F64
     peak = (min(workers, max(chunks, 1)) * chunk + chunks * PLAN_BYTES_PER_CHUNK
             + ASSEMBLY_COPIES * runs * per_run_traj)

@@ -35,6 +35,16 @@ def human(n: int) -> str:
     return f"{x:.3g} EiB"
 
 
+def run_bytes(*, d: int, n_blocks: int, steps: int, record_every: int, per_block: bool) -> tuple[int, int]:
+    """Bytes one run keeps: (its recorded trajectories, its engine state), float64.
+
+    The one per-run memory model: ``estimate`` (a built problem) and ``hetquad.budget`` (a sweep
+    config, before any problem is built) both use it.
+    """
+    R = int(steps) // int(record_every) + 2          # recorded steps, plus the last
+    return 8 * R * (2 + (int(n_blocks) if per_block else 0)), 8 * int(d) * _STATE_ARRAYS  # loss, ‖g‖ (‖g_l‖)
+
+
 def estimate(problem, optimizer, steps: int, *, batch: int = 1, record_every: int = 1,
              per_block: bool = False) -> Estimate:
     """Estimate the memory ``sims.run`` would allocate for these arguments.
@@ -51,10 +61,9 @@ def estimate(problem, optimizer, steps: int, *, batch: int = 1, record_every: in
     Estimate
         ``bytes`` (total), ``parts`` (records, state, schedule, bias tables) and ``per_run``.
     """
-    n, d, B = int(batch), int(problem.d), len(problem.sizes)
-    R = int(steps) // int(record_every) + 2          # recorded steps, plus the last
-    records_per_run = 8 * R * (2 + (B if per_block else 0))   # loss, ‖g‖ (and ‖g_l‖)
-    state_per_run = 8 * d * _STATE_ARRAYS
+    n = int(batch)
+    records_per_run, state_per_run = run_bytes(d=int(problem.d), n_blocks=len(problem.sizes), steps=steps,
+                                               record_every=record_every, per_block=per_block)
     distinct = 1
     if getattr(optimizer, "bias_correction", False):
         lengths = optimizer._lengths() if hasattr(optimizer, "_lengths") else {}
