@@ -25,7 +25,6 @@
 # bounds of `hetquad.theory` checked against runs.
 
 # %%
-import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -219,7 +218,7 @@ for name, (ours, spec) in pairs.items():
 #   an lr that makes the gradient bounce scores badly (`metric="tail_grad"`; lower is better).
 # * **Tuning:** one lr per optimizer and case (for blockwise GD: one common factor on all the η_l),
 #   chosen by `sims.tune` on 5 held-out starting points (seed 1000), on a log grid that is widened
-#   until its best lr is *interior* (`TuneResult.at_edge` is False) — a best lr on the edge of the
+#   until its best lr is *interior* (`sims.tune_interior`: `TuneResult.at_edge` is False) — a best lr on the edge of the
 #   grid means the optimum may lie outside it.
 # * **Evaluation:** 5 other starting points (seed 0), w_0 = w\* + N(0, I), median and min–max band.
 #
@@ -227,22 +226,6 @@ for name, (ours, spec) in pairs.items():
 # depends on it, see exercise 3.
 
 # %%
-def tune_interior(p, make, lrs, steps, *, widen=4, max_rounds=6, **run_kwargs):
-    """``sims.tune`` on ``lrs``; while the best lr is the first or last grid point, extend the grid by
-    ``widen`` more points of the same spacing on that side. Returns the TuneResult and the grid."""
-    lrs = np.asarray(lrs, dtype=float)
-    ratio = lrs[1] / lrs[0]
-    for _ in range(max_rounds):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", sims.TuneAtEdgeWarning)  # handled here: widen and retry
-            tr = sims.tune(p, make, lrs, steps, metric="tail_grad", **run_kwargs)
-        if not tr.at_edge:
-            return tr, lrs
-        extra = ratio ** np.arange(1, widen + 1)
-        lrs = np.concatenate([lrs[0] / extra[::-1], lrs]) if tr.edge == "low" else np.concatenate([lrs, lrs[-1] * extra])
-    raise RuntimeError(f"best lr still at the {tr.edge} edge of [{lrs[0]:.3g}, {lrs[-1]:.3g}]")
-
-
 def optimizers_for(p):
     bw = sims.BlockwiseGD.optimal(p)
     return {  # name: (lr -> spec, starting grid)
@@ -256,10 +239,10 @@ race, summary = {}, []
 for case, p in CASES.items():
     race[case] = {}
     for name, (make, grid) in optimizers_for(p).items():
-        tr, used = tune_interior(p, make, grid, STEPS, seed=1000, batch=5, engine=ENGINE)
+        tr = sims.tune_interior(p, make, grid, STEPS, metric="tail_grad", seed=1000, batch=5, engine=ENGINE)
         res = sims.run(p, make(tr.best_lr), STEPS, seed=0, batch=5, engine=ENGINE)
         race[case][name] = res
-        summary.append((case, name, tr.best_lr, used[0], used[-1], tr.at_edge, sims.score(res, "tail_grad")))
+        summary.append((case, name, tr.best_lr, tr.table[0][0], tr.table[-1][0], tr.at_edge, sims.score(res, "tail_grad")))
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
 for ax, (case, by_opt) in zip(axes, race.items()):
@@ -394,7 +377,7 @@ sc = {}
 for case, p in CASES.items():
     for name, (make, grid) in optimizers_for(p).items():
         grid = np.logspace(-4, 2, 13) if name == "Adam" else grid
-        tr, used = tune_interior(p, make, grid, STEPS, seed=2000, batch=5, engine=ENGINE)
+        tr = sims.tune_interior(p, make, grid, STEPS, metric="tail_grad", seed=2000, batch=5, engine=ENGINE)
         assert not tr.at_edge
         sc[case, name] = sims.score(sims.run(p, make(tr.best_lr), STEPS, seed=0, batch=5, engine=ENGINE), "tail_grad")
 print("tuning seed 2000, wider Adam grid: GD − Adam gap", {c: round(sc[c, "GD"] - sc[c, "Adam"], 2) for c in CASES})

@@ -25,7 +25,6 @@
 # bias drift of *sample-wise* sign descent on a linear classification head (THEORY §8).
 
 # %%
-import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -166,28 +165,12 @@ for name, (ours, spec) in checks.items():
 #
 # Every optimizer is tuned the same way, separately at each Gini: `sims.tune` with the worst
 # log10 ‖g_t‖/‖g_0‖ over the last 10 % of a 300-step run as the score (lower is better), on a log
-# grid widened until the best lr is interior (`TuneResult.at_edge` is False), from the starting
+# grid widened until the best lr is interior (`sims.tune_interior`: `TuneResult.at_edge` is False), from the starting
 # point of that Gini (with ℓ(w_0) = 1). Tomihari & Sato note that sign methods need a learning-rate
 # schedule (§5, Fig. 4(c)): a constant-lr sign method stalls at a loss of order η² (THEORY §9.1).
 # So SignSGD runs twice, with a constant lr and with the step decay above.
 
 # %%
-def tune_interior(p, make, lrs, steps, *, widen=4, max_rounds=6, **run_kwargs):
-    """``sims.tune`` on ``lrs``; while the best lr is the first or last grid point, extend the grid by
-    ``widen`` more points of the same spacing on that side. Returns the TuneResult and the grid."""
-    lrs = np.asarray(lrs, dtype=float)
-    ratio = lrs[1] / lrs[0]
-    for _ in range(max_rounds):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", sims.TuneAtEdgeWarning)  # handled here: widen and retry
-            tr = sims.tune(p, make, lrs, steps, metric="tail_grad", **run_kwargs)
-        if not tr.at_edge:
-            return tr, lrs
-        extra = ratio ** np.arange(1, widen + 1)
-        lrs = np.concatenate([lrs[0] / extra[::-1], lrs]) if tr.edge == "low" else np.concatenate([lrs, lrs[-1] * extra])
-    raise RuntimeError(f"best lr still at the {tr.edge} edge of [{lrs[0]:.3g}, {lrs[-1]:.3g}]")
-
-
 STEPS = 300
 candidates = {  # name: (lr -> spec, starting grid)
     "GD": (lambda lr: sims.GD(lr=lr), np.logspace(-1.5, 0.5, 9) / p.L),
@@ -199,9 +182,9 @@ best, tuned = {}, {}
 for name, (make, lrs) in candidates.items():
     best[name] = []
     for G in GINIS:
-        tr, used = tune_interior(p, make, lrs, STEPS, w0=w0s[G], engine=ENGINE)
+        tr = sims.tune_interior(p, make, lrs, STEPS, metric="tail_grad", w0=w0s[G], engine=ENGINE)
         best[name].append(tr.best_score)
-        tuned[name, G] = (tr.best_lr, tr.at_edge, used[0], used[-1])
+        tuned[name, G] = (tr.best_lr, tr.at_edge, tr.table[0][0], tr.table[-1][0])
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for name, score in best.items():
@@ -348,7 +331,7 @@ for name, (make, lrs) in candidates.items():
     for G in GINIS:
         w = problems.initial_point(p, gini=G, placement="sharpest", seed=1)
         w = p.w_star + (w - p.w_star) / np.sqrt(p.loss(w))
-        tr, used = tune_interior(p, make, wide, STEPS, w0=w, engine=ENGINE)
+        tr = sims.tune_interior(p, make, wide, STEPS, metric="tail_grad", w0=w, engine=ENGINE)
         assert not tr.at_edge
         S4[name].append(tr.best_score)
     print(f"{name:>20}:", "  ".join(f"G={G}: {s:6.2f}" for G, s in zip(GINIS, S4[name])))

@@ -11,11 +11,11 @@ from .stopping import StopCode
 from .run import initial_points, run, versions
 from .schedules import Constant, Cosine, Step, Warmup
 from .serialization import canonical_json, config_hash, from_dict, to_dict
-from .tune import TuneAtEdgeWarning, TuneResult, score, tune
+from .tune import TuneAtEdgeWarning, TuneResult, score, tune, tune_interior
 
 __all__ = [
     "GD", "BlockwiseGD", "SignSGD", "Signum", "Adam", "AdamMini", "RMSProp", "OPTIMIZERS", "make",
-    "Constant", "Step", "Cosine", "Warmup", "GaussianNoise", "MiniBatch", "Result", "run", "tune",
+    "Constant", "Step", "Cosine", "Warmup", "GaussianNoise", "MiniBatch", "Result", "run", "tune", "tune_interior",
     "TuneResult", "TuneAtEdgeWarning", "score", "engines", "noise", "schedules", "initial_points",
     "versions", "Partition",
     "resolve_partition", "coordinate_second_moment", "block_second_moment", "to_dict", "from_dict",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hetquad.problems.validation import finite_array, one_of
+from hetquad.problems.validation import finite_array, integer, one_of
 
 from . import engines as _engines
 from .estimate import DEFAULT_BUDGET, estimate
@@ -112,6 +112,52 @@ def tune(problem, make_optimizer, lrs, steps: int, *, metric: str = "final_loss"
                       TuneAtEdgeWarning, stacklevel=2)
     return TuneResult(tuple(rows), rows[best][0], float(scores[best]), metric,
                       at_edge=edge is not None, edge=edge)
+
+
+def tune_interior(problem, make_optimizer, lrs, steps: int, *, widen: int = 4, max_rounds: int = 6,
+                  **tune_kwargs) -> TuneResult:
+    """``tune``, widening the grid until the best lr is interior (the fair-race protocol).
+
+    While the best lr is the first or last grid point, ``widen`` more points of the grid's own
+    spacing (the ratio of its first two points) are added on that side and the search is re-run.
+
+    Parameters
+    ----------
+    problem, make_optimizer, lrs, steps : as for ``tune`` (``lrs`` ascending, at least 2 points)
+    widen : int >= 1
+        Points added on the edge side per round.
+    max_rounds : int >= 1
+        Searches before giving up.
+    **tune_kwargs : passed to ``tune`` (metric, tol, seed, batch, engine, ...)
+
+    Returns
+    -------
+    TuneResult
+        Of the last search; ``at_edge`` is False, and ``table`` holds the widened grid.
+
+    Raises
+    ------
+    ValueError
+        When the best lr is still at an edge after ``max_rounds`` searches (with the grid reached).
+    """
+    lrs = finite_array("lrs", lrs, ndim=1)
+    if lrs.size < 2 or np.any(np.diff(lrs) <= 0):
+        raise ValueError(f"lrs must be an ascending grid of at least 2 points, got {lrs.size} points")
+    widen = integer("widen", widen, minimum=1)
+    max_rounds = integer("max_rounds", max_rounds, minimum=1)
+    ratio = lrs[1] / lrs[0]
+    extra = ratio ** np.arange(1, widen + 1)
+    for round_ in range(max_rounds):
+        if round_:
+            lrs = (np.concatenate([lrs[0] / extra[::-1], lrs]) if result.edge == "low"
+                   else np.concatenate([lrs, lrs[-1] * extra]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TuneAtEdgeWarning)  # handled here: widen and retry
+            result = tune(problem, make_optimizer, lrs, steps, **tune_kwargs)
+        if not result.at_edge:
+            return result
+    raise ValueError(f"the best lr is still at the {result.edge} edge after {max_rounds} searches, on the grid "
+                     f"[{lrs[0]:.3g}, {lrs[-1]:.3g}]; raise max_rounds or widen, or move the grid")
 
 
 def _edge(lrs: np.ndarray, best: int) -> str | None:

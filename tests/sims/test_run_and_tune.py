@@ -180,6 +180,33 @@ def test_tune_best_at_an_edge_warns_and_names_the_edge(line, lrs, edge, best):
     assert rec[0].filename == __file__  # stacklevel points at the caller of tune
 
 
+def test_tune_interior_widens_the_grid_on_the_edge_side_until_the_best_lr_is_interior(line):
+    make = lambda lr: GD(lr=lr)  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the edge warnings of the rounds are handled inside
+        out = sims.tune_interior(line, make, [0.01, 0.02], 5, widen=4, w0=np.array([1.0]), engine="numpy")
+    grid = [lr for lr, _, _ in out.table]
+    # round 1 adds 0.04 … 0.32 (ratio 2); 0.32 (|1 − 4·0.32| = 0.28) beats 0.16 (0.36) and is the edge,
+    # so round 2 adds 0.64 … 5.12, which grow: 0.32 is interior
+    np.testing.assert_allclose(grid, 0.01 * 2.0 ** np.arange(10))
+    assert out.best_lr == pytest.approx(0.32) and out.at_edge is False
+    assert out.best_score == sims.tune(line, make, grid, 5, w0=np.array([1.0]), engine="numpy").best_score
+    low = sims.tune_interior(line, make, [0.4, 0.45], 5, w0=np.array([1.0]), engine="numpy")
+    assert low.at_edge is False and low.best_lr < 0.4 and min(lr for lr, _, _ in low.table) < low.best_lr
+
+
+def test_tune_interior_gives_up_with_the_grid_it_reached_and_rejects_bad_grids(line):
+    # round 2 searches 0.01 … 0.16 (3 points added), whose best, 0.16, is still the high edge
+    with pytest.raises(ValueError, match=r"still at the high edge after 2 searches, on the grid \[0.01, 0.16\]"):
+        sims.tune_interior(line, lambda lr: GD(lr=lr), [0.01, 0.02], 5, max_rounds=2, widen=3,
+                           w0=np.array([1.0]), engine="numpy")
+    for lrs in ([0.1], [0.2, 0.1]):
+        with pytest.raises(ValueError, match="ascending grid of at least 2 points"):
+            sims.tune_interior(line, lambda lr: GD(lr=lr), lrs, 5, w0=np.array([1.0]), engine="numpy")
+    with pytest.raises(ValueError, match="widen"):
+        sims.tune_interior(line, lambda lr: GD(lr=lr), [0.1, 0.2], 5, widen=0, engine="numpy")
+
+
 # -- w0 --------------------------------------------------------------------------------------
 def test_w0_single_point_is_broadcast_to_the_batch(problem):
     w0 = np.asarray(problem.w_star) + 1.0
