@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,13 @@ def load_npz(path, *, name: str | None = None) -> BlockQuadratic:
     BlockQuadratic
     """
     path = Path(path)
-    with np.load(path, allow_pickle=False) as data:
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (EOFError, ValueError, zipfile.BadZipFile) as exc:  # empty, truncated, not a zip
+        raise ValueError(f"{path}: not a readable .npz archive ({type(exc).__name__}: {exc})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: is a single .npy array, not a .npz archive (save with problems.save_npz)")
+    with loaded as data:
         keys = set(data.files)
         unknown = sorted(k for k in keys if not _INDEXED.match(k) and k not in _OPTIONAL)
         if unknown:

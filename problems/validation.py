@@ -76,7 +76,12 @@ def boolean(name: str, value) -> bool:
 
 
 def finite_array(name: str, value, *, ndim: int | None = None, dtype=np.float64) -> np.ndarray:
-    """A finite float array (copied), optionally of a fixed number of dimensions."""
+    """A finite float array (copied), optionally of a fixed number of dimensions.
+
+    Complex input is refused (casting would silently drop the imaginary part).
+    """
+    if _has_complex(value):
+        raise TypeError(f"{name} must be real, got complex values")
     try:
         arr = np.array(value, dtype=dtype)
     except (TypeError, ValueError) as exc:
@@ -88,6 +93,13 @@ def finite_array(name: str, value, *, ndim: int | None = None, dtype=np.float64)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
     return arr
+
+
+def _has_complex(value) -> bool:
+    """Whether ``value`` (an array, a number or nested lists of them) holds a complex number."""
+    if isinstance(value, (list, tuple)):
+        return any(_has_complex(v) for v in value)
+    return isinstance(value, complex) or (isinstance(value, np.ndarray | np.generic) and np.iscomplexobj(value))
 
 
 def frozen(arr: np.ndarray) -> np.ndarray:

@@ -56,6 +56,8 @@ def resolve_partition(partition, problem) -> Partition:
                              f"(one block id per coordinate), got dtype {ids.dtype} shape {ids.shape}")
         if ids.min() < 0:
             raise ValueError(f"partition ids must be >= 0, got {ids.min()}")
+        if ids.max() >= d:  # before bincount allocates max+1 counters
+            raise ValueError(f"partition ids must be in [0, d) = [0, {d}) (consecutive 0..B-1), got {ids.max()}")
     ids = ids.astype(np.int64)
     counts = np.bincount(ids)
     if np.any(counts == 0):
@@ -531,6 +533,9 @@ class AdamMini(Adam):
                             f"shape {ids.shape}")
         if ids.min() < 0:
             raise ValueError(f"partition ids must be >= 0, got {ids.min()}")
+        if ids.max() >= ids.size:  # B blocks over d coordinates: every id < d
+            raise ValueError(f"partition ids must be in [0, {ids.size}) (consecutive 0..B-1 over "
+                             f"{ids.size} coordinates), got {ids.max()}")
         object.__setattr__(self, "partition", tuple(int(i) for i in ids))
 
     def _partition(self, problem) -> Partition:

@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 import hetquad
-from hetquad.problems.validation import finite_array, integer, positive
+from hetquad.problems.validation import boolean, finite_array, integer, positive
 
 from . import engines as _engines
 from .estimate import check_budget
@@ -79,6 +79,7 @@ def build_task(problem, optimizer, steps: int, *, w0=None, seed=0, batch: int | 
     steps = integer("steps", steps, minimum=0)
     seed = _seeds(seed)
     record_every = integer("record_every", record_every, minimum=1)
+    per_block = boolean("per_block", per_block)  # "no" would be truthy
     if tol is not None:
         tol = positive("tol", tol)
     if not all(hasattr(problem, a) for a in ("d", "sizes", "loss", "grad")):

@@ -536,3 +536,50 @@ def test_unusable_out_paths_say_why_and_leave_nothing(tmp_path, capsys, kind):
     line = _one_line(capsys, contains=[message])
     assert "File exists" not in line
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+# -- 11, through the Python API: refused where the value enters, not cast or allocated ---------------------
+def _npz(tmp_path, kind):
+    import numpy as np
+
+    from hetquad import problems
+
+    path = tmp_path / f"{kind}.npz"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        problems.save_npz(problems.get("zhang2024-case3", seed=0), path)
+        path.write_bytes(path.read_bytes()[:200])
+    elif kind == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.ones(3))
+    elif kind == "complex blocks":
+        np.savez(path, blocks_0=np.eye(2) * (1 + 1j))
+    return path
+
+
+@pytest.mark.parametrize("kind,error,message", [
+    ("empty", ValueError, r"empty\.npz: not a readable \.npz archive \(EOFError"),
+    ("truncated", ValueError, r"truncated\.npz: not a readable \.npz archive \(BadZipFile"),
+    ("npy", ValueError, r"is a single \.npy array, not a \.npz archive"),
+    ("complex blocks", TypeError, r"block 0 must be real, got complex values"),
+])
+def test_a_file_that_is_not_a_problem_archive_is_one_named_error(tmp_path, kind, error, message):
+    from hetquad import problems
+
+    with pytest.raises(error, match=message):
+        problems.load_npz(_npz(tmp_path, kind))
+
+
+def test_api_values_that_used_to_be_cast_or_allocated_are_refused():
+    import numpy as np
+
+    from hetquad import problems, sims
+
+    p = problems.get("zhang2024-case3", seed=0)
+    with pytest.raises(TypeError, match="w0 must be real, got complex values"):
+        sims.run(p, sims.GD(lr=1e-3), 2, w0=np.ones(p.d) * (1 + 1j), engine="numpy")
+    with pytest.raises(TypeError, match="per_block must be True or False, got str 'no'"):
+        sims.run(p, sims.GD(lr=1e-3), 2, per_block="no", engine="numpy")
+    with pytest.raises(ValueError, match=r"partition ids must be in \[0, 9\).*got 1000000000000"):
+        sims.AdamMini(lr=1e-3, partition=[0] * (p.d - 1) + [10**12])
