@@ -10,7 +10,6 @@ the executed copy is discarded, the committed file is never rewritten.
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
 
 import jupytext
@@ -206,14 +205,18 @@ def test_readme_links_every_notebook():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_executes(name):
-    """Runs every cell; nbclient raises CellExecutionError (with the cell and traceback) on failure."""
+def test_notebook_executes(name, tmp_path, monkeypatch):
+    """Runs every cell; nbclient raises CellExecutionError (with the cell and traceback) on failure.
+
+    The kernel gets a temporary directory of its own (TMPDIR), so what it leaves behind is its own,
+    not a notebook running beside it in another xdist worker.
+    """
     nb = nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
-    before = set(Path(tempfile.gettempdir()).glob("hetquad-sweep-*"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # inherited by the kernel process at start
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
-    left = set(Path(tempfile.gettempdir()).glob("hetquad-sweep-*")) - before
-    assert not left, f"the notebook left temporary folders behind: {sorted(map(str, left))}"
+    left = sorted(map(str, tmp_path.glob("hetquad-sweep-*")))
+    assert not left, f"the notebook left temporary folders behind: {left}"
