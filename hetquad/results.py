@@ -11,7 +11,8 @@ Layout of ``DIR``::
 Columns of the run table: the swept axes (problem parameters, swept optimizer hyper-parameters),
 ``run_id`` (hash of the run's config), ``problem``, ``optimizer`` (the config label),
 ``optimizer_type``, ``hyper`` (JSON), ``lr``, ``lr_source`` ('fixed' | 'tuned'), ``tune_table``
-(JSON of the lr search), ``seed`` (initial point), ``problem_seed`` (instance), ``status`` ('ok' |
+(JSON of the lr search), ``lr_edge`` (None for a fixed lr; 'interior', or 'low' / 'high' / 'both'
+when the tuned lr is a grid edge: widen the grid), ``seed`` (initial point), ``problem_seed`` (instance), ``status`` ('ok' |
 'diverged' | 'failed') and ``reason``, ``stop_reason``, ``iterations`` (updates made),
 ``iterations_to_tol`` (exact first update with loss ≤ tol·loss₀; inf if never, NaN unless ok),
 ``final_loss``, ``final_loss_ratio``, ``wall_time`` and ``time_to_tol`` (seconds; the batch's

@@ -107,10 +107,10 @@ def chunk_rows(spec: dict) -> list[dict]:
     seeds = [int(s) for s in spec["seeds"]]
     pseed = spec["problem"]["seed"]
     try:
-        lr, source, tune_table = learning_rate(spec)
+        lr, source, tune_table, edge = learning_rate(spec)
     except Exception as exc:  # noqa: BLE001 — recorded, not raised
         return [failed_row(spec, base, s, f"tuning: {_reason(exc)}", lr=math.nan) for s in seeds]
-    base.update(lr_source=source, tune_table=tune_table)
+    base.update(lr_source=source, tune_table=tune_table, lr_edge=edge)
     groups = {s: [s] for s in seeds} if pseed == "run" else {int(pseed): seeds}
     rows = []
     for problem_seed, run_seeds in groups.items():
@@ -153,22 +153,31 @@ def _guarded(chunk) -> bytes:
         return failed_chunk(chunk, exc)
 
 
-def learning_rate(spec: dict) -> tuple[float, str, str | None]:
-    """(lr, 'fixed' | 'tuned', tune table as JSON or None). Tuning runs ``sims.tune`` on the
-    held-out seed's initial point (and instance, when the instance varies with the seed)."""
+def learning_rate(spec: dict) -> tuple[float, str, str | None, str | None]:
+    """(lr, 'fixed' | 'tuned', tune table as JSON or None, lr_edge). Tuning runs ``sims.tune`` on
+    the held-out seed's initial point (and instance, when the instance varies with the seed).
+
+    ``lr_edge`` is None for a fixed lr, else where the tuned lr sits in its grid: 'interior', or
+    'low' / 'high' / 'both' when it is a grid edge (``TuneResult.at_edge``: the optimum may lie
+    outside the grid). It is a column of every row instead of a warning from a worker.
+    """
+    import warnings
+
     from hetquad import problems, sims
 
     opt = spec["optimizer"]
     if opt["lr"] is not None:
-        return float(opt["lr"]), "fixed", None
+        return float(opt["lr"]), "fixed", None, None
     t = spec["tune"]
     pseed = t["seed"] if spec["problem"]["seed"] == "run" else spec["problem"]["seed"]
     p = problems.get(spec["problem"]["name"], seed=pseed, **spec["problem"]["params"])
-    res = sims.tune(p, lambda lr: build_optimizer(opt["type"], opt["hyper"], lr), list(t["lrs"]),
-                    t["steps"], metric=t["metric"], tol=spec["run"]["tol"], seed=t["seed"],
-                    engine=spec["run"]["engine"], record_every=spec["run"]["record_every"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sims.TuneAtEdgeWarning)  # recorded in the lr_edge column
+        res = sims.tune(p, lambda lr: build_optimizer(opt["type"], opt["hyper"], lr), list(t["lrs"]),
+                        t["steps"], metric=t["metric"], tol=spec["run"]["tol"], seed=t["seed"],
+                        engine=spec["run"]["engine"], record_every=spec["run"]["record_every"])
     table = [{"lr": lr, "score": s, "stop": list(r)} for lr, s, r in res.table]
-    return res.best_lr, "tuned", json.dumps(table)
+    return res.best_lr, "tuned", json.dumps(table), res.edge or "interior"
 
 
 def simulate(spec: dict, base: dict, problem, seeds: list[int], *, lr: float, problem_seed: int) -> list[dict]:
@@ -216,6 +225,7 @@ def failed_row(spec: dict, base: dict, seed: int, reason: str, *, lr: float, pro
     nan = math.nan
     return {**row_identity(spec, base, seed, lr=lr, problem_seed=problem_seed),
             "lr_source": base.get("lr_source", "tuned"), "tune_table": base.get("tune_table"),
+            "lr_edge": base.get("lr_edge"),
             "status": "failed", "reason": reason, "stop_reason": None, "iterations": nan,
             "iterations_to_tol": nan, "final_loss": nan, "final_loss_ratio": nan, "wall_time": nan,
             "time_to_tol": nan, "engine": None, "bound": None, "bound_iterations": nan,

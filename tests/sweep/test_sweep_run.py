@@ -72,6 +72,19 @@ def test_tuned_lr_is_the_held_out_seed_optimum(tiny_sweep):
                     record_every=5)
     assert row.lr == res.best_lr
     assert [r["lr"] for r in json.loads(row.tune_table)] == [r[0] for r in res.table]
+    assert row.lr_edge == (res.edge or "interior")
+    assert table.loc[table.lr_source == "fixed", "lr_edge"].isna().all()
+
+
+def test_a_tuned_lr_at_the_grid_edge_is_a_column_not_a_worker_warning(tiny_sweep, recwarn):
+    """Issue 21: the sweep records ``TuneResult.at_edge`` per row ('low'/'high'), both sides tested."""
+    cfg, _, _ = tiny_sweep
+    spec = next(c.spec for c in sweep.plan(cfg) if c.spec["optimizer"]["lr"] is None)
+    for lrs, edge in (([1e-4, 2e-4], "high"), ([1e-4, 1e-2, 1.9], "interior")):
+        spec = {**spec, "tune": {**spec["tune"], "lrs": lrs}}
+        rows = sweep.chunk_rows(spec)
+        assert {r["lr_edge"] for r in rows} == {edge} and {r["status"] for r in rows} == {"ok"}
+    assert not [w for w in recwarn if issubclass(w.category, sims.TuneAtEdgeWarning)]
 
 
 def test_rerun_skips_and_corrupt_chunk_is_recomputed(tiny_sweep, tmp_path):
