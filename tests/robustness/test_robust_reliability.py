@@ -27,28 +27,7 @@ import hetquad
 from hetquad import cli, config, sweep
 from hetquad import results as _results
 
-SMALL = """
-[sweep]
-steps = 60
-tol = 1e-12
-seeds = [0, 1]
-engine = "numpy"
-record_every = 10
-chunk_size = 2
-
-[problem]
-name = "tau-kappa"
-n_blocks = 2
-block_size = 3
-
-[axes]
-kappa = [10.0, 20.0]
-
-[optimizers.adam]
-lr = 0.05
-[optimizers.gd]
-lr = 0.05
-"""
+SMALL = (Path(__file__).with_name("small_sweep.toml")).read_text()  # shared with the other robustness files
 TIMING = ["wall_time", "time_to_tol"]
 
 
