@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..segments import BlockMean, BlockOperator, Segments, operator_segments, partition_segments  # noqa: F401
+from ..segments import BlockOperator
 from . import Task, Trajectory
 from .tracking import simulate_rule
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from hetquad import sims
 from hetquad.problems.quadratic import block_quadratic, coupled
-from hetquad.sims import engines
+from hetquad.sims import engines, segments
 from hetquad.sims.engines import batched
 from hetquad.sims.engines import cupy as cupy_engine
 from hetquad.sims.optimizers import (GD, Adam, AdamMini, BlockwiseGD, RMSProp, SignSGD, Signum,
@@ -372,12 +372,12 @@ def test_batched_pieces_equal_the_reference_pieces(sizes, n, n_parts, seed):
     rng = np.random.default_rng(seed)
     p = block_quadratic([rng.uniform(0.5, 3.0, s) for s in sizes], seed=seed, w_star=rng.standard_normal(sum(sizes)))
     w = rng.standard_normal((n, p.d))
-    loss, g = batched.BlockOperator(p)(w)
+    loss, g = segments.BlockOperator(p)(w)
     np.testing.assert_allclose(g, p.grad(w), rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(loss, p.loss(w), rtol=1e-13)
     ids = rng.permutation(np.arange(p.d) % min(n_parts, p.d))  # every id used, in any order
     part = resolve_partition(ids, p)
-    np.testing.assert_allclose(batched.BlockMean(part.ids, part.counts)(w * w), block_second_moment(w, part),
+    np.testing.assert_allclose(segments.BlockMean(part.ids, part.counts)(w * w), block_second_moment(w, part),
                                rtol=1e-14)
 
 
