@@ -30,12 +30,10 @@ def unsupported(task: Task) -> str | None:
 
 
 def lowering_limits(task: Task) -> str | None:
-    """Why the problem or optimizer cannot be rendered as stacked tiles / a kernel family."""
+    """Why the problem cannot be rendered as stacked operator tiles (any xp-generic spec runs here)."""
     p = task.problem
     if not all(hasattr(p, a) for a in ("operator_blocks", "w_star", "sizes")):
         return f"{type(p).__name__} is not a block quadratic (no operator_blocks)"
-    if not hasattr(task.optimizer, "lower"):
-        return f"{type(task.optimizer).__name__} cannot be lowered to an array or kernel family"
     return None
 
 

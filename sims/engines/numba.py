@@ -46,6 +46,8 @@ def unsupported(task: Task) -> str | None:
     """The array engines' lowering limits; of the noise models, GaussianNoise (counter-based stream)."""
     if task.noise is not None and not isinstance(task.noise, GaussianNoise):
         return f"{type(task.noise).__name__} runs on the numpy engine only (finite-sum problems)"
+    if not hasattr(task.optimizer, "lower"):  # no numba rendering: the xp engines run its update
+        return f"{type(task.optimizer).__name__} has no numba rendering (runs on the numpy and cupy engines)"
     return batched.lowering_limits(task)
 
 
