@@ -34,10 +34,12 @@ class CausalSelfAttention(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """Pre-LayerNorm block: x + attn(ln1(x)), then x + mlp(ln2(x)) with a GELU MLP."""
+    """A block with a GELU MLP; ``ln='pre'``: x + attn(ln1(x)), then x + mlp(ln2(x)) (GPT-2);
+    ``ln='post'``: ln1(x + attn(x)), then ln2(x + mlp(x)) (the original Transformer, BERT/RoBERTa)."""
 
-    def __init__(self, d_model: int, n_heads: int, seq_len: int, mlp_ratio: int):
+    def __init__(self, d_model: int, n_heads: int, seq_len: int, mlp_ratio: int, ln: str = "pre"):
         super().__init__()
+        self.ln = ln
         self.ln1 = nn.LayerNorm(d_model)
         self.attn = CausalSelfAttention(d_model, n_heads, seq_len)
         self.ln2 = nn.LayerNorm(d_model)
@@ -45,19 +47,24 @@ class TransformerBlock(nn.Module):
         self.fc_proj = nn.Linear(mlp_ratio * d_model, d_model)
 
     def forward(self, x):
+        if self.ln == "post":
+            x = self.ln1(x + self.attn(x))
+            return self.ln2(x + self.fc_proj(F.gelu(self.fc(x))))
         x = x + self.attn(self.ln1(x))
         return x + self.fc_proj(F.gelu(self.fc(self.ln2(x))))
 
 
 class TinyGPT(nn.Module):
-    """Token + position embedding, ``n_layers`` blocks, final LayerNorm, untied output head."""
+    """Token + position embedding, ``n_layers`` blocks, a final LayerNorm (Pre-LN only: a Post-LN
+    block already ends in one), untied output head."""
 
-    def __init__(self, *, vocab: int, d_model: int, n_heads: int, n_layers: int, seq_len: int, mlp_ratio: int):
+    def __init__(self, *, vocab: int, d_model: int, n_heads: int, n_layers: int, seq_len: int, mlp_ratio: int,
+                 ln: str = "pre"):
         super().__init__()
         self.wte = nn.Embedding(vocab, d_model)
         self.wpe = nn.Embedding(seq_len, d_model)
-        self.blocks = nn.ModuleList(TransformerBlock(d_model, n_heads, seq_len, mlp_ratio) for _ in range(n_layers))
-        self.ln_f = nn.LayerNorm(d_model)
+        self.blocks = nn.ModuleList(TransformerBlock(d_model, n_heads, seq_len, mlp_ratio, ln) for _ in range(n_layers))
+        self.ln_f = nn.LayerNorm(d_model) if ln == "pre" else nn.Identity()
         self.head = nn.Linear(d_model, vocab, bias=False)
 
     def forward(self, tokens):

@@ -71,10 +71,12 @@ def _generator(seed: int):
 
 
 def transformer(*, seed: int = 0, vocab: int = 16, d_model: int = 12, n_heads: int = 2, n_layers: int = 1,
-                seq_len: int = 8, mlp_ratio: int = 4, batch_size: int = 8) -> ReferenceModel:
+                seq_len: int = 8, mlp_ratio: int = 4, batch_size: int = 8, ln: str = "pre") -> ReferenceModel:
     """A GPT-style Transformer on random tokens (next-token cross-entropy).
 
-    Token and position embeddings, ``n_layers`` pre-LayerNorm blocks (causal attention with a
+    Token and position embeddings, ``n_layers`` pre-LayerNorm blocks (``ln='post'``: Post-LN blocks,
+    LayerNorm after each residual sum as in the original Transformer and BERT/RoBERTa, and no final
+    LayerNorm) (causal attention with a
     fused Q/K/V projection ``attn.qkv`` as in GPT-2 and an output projection ``attn.proj``, GELU
     MLP ``fc``/``fc_proj``), final LayerNorm, untied linear head. Defaults: 2 388 parameters in
     17 tensors, the largest 576 (``fc``/``fc_proj`` weights).
@@ -84,6 +86,8 @@ def transformer(*, seed: int = 0, vocab: int = 16, d_model: int = 12, n_heads: i
     seed : int >= 0
     vocab, d_model, n_heads, n_layers, seq_len, mlp_ratio, batch_size : int >= 1
         ``d_model`` must be divisible by ``n_heads``.
+    ln : {'pre', 'post'}
+        Where the LayerNorms sit (Tomihari & Sato §4.6).
 
     Returns
     -------
@@ -96,15 +100,16 @@ def transformer(*, seed: int = 0, vocab: int = 16, d_model: int = 12, n_heads: i
                                                           batch_size=batch_size).items()}
     if d_model % n_heads:
         raise ValueError(f"d_model must be divisible by n_heads = {n_heads}, got {d_model}")
+    one_of("ln", ln, ("pre", "post"))
     import torch
 
     from . import _layers
 
     model = _build(seed, lambda: _layers.TinyGPT(vocab=vocab, d_model=d_model, n_heads=n_heads,
-                                                 n_layers=n_layers, seq_len=seq_len, mlp_ratio=mlp_ratio))
+                                                 n_layers=n_layers, seq_len=seq_len, mlp_ratio=mlp_ratio, ln=ln))
     tokens = torch.randint(0, vocab, (batch_size, seq_len + 1), generator=_generator(seed))
     return ReferenceModel("transformer", model, _layers.token_cross_entropy, (tokens[:, :-1], tokens[:, 1:]),
-                          {**args, "seed": seed})
+                          {**args, "ln": ln, "seed": seed})
 
 
 def cnn(*, seed: int = 0, channels: tuple = (4, 8, 8), image_size: int = 8, n_classes: int = 10,
