@@ -97,16 +97,22 @@ class TinyCNN(nn.Module):
 
 
 class TinyMLP(nn.Module):
-    """Linear → tanh → … → Linear (tanh keeps the Hessian smooth, unlike ReLU's kinks)."""
+    """Linear → tanh → … → Linear (tanh keeps the Hessian smooth, unlike ReLU's kinks).
 
-    def __init__(self, *, sizes: tuple):
+    ``scales[l]`` multiplies the output of Linear layer l (all 1: the plain MLP): a knob for man-made
+    block heterogeneity in the spirit of Zhang et al. §3 (a layer's Hessian block picks up its own
+    scale and those of the layers after it, so unequal scales pull the blocks' spectra apart).
+    """
+
+    def __init__(self, *, sizes: tuple, scales: tuple | None = None):
         super().__init__()
+        self.scales = tuple(scales) if scales is not None else (1.0,) * (len(sizes) - 1)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
 
     def forward(self, x):
-        for layer in self.layers[:-1]:
-            x = torch.tanh(layer(x))
-        return self.layers[-1](x)
+        for layer, c in zip(self.layers[:-1], self.scales):
+            x = torch.tanh(c * layer(x))
+        return self.scales[-1] * self.layers[-1](x)
 
 
 def token_cross_entropy(logits, targets):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..validation import integer, one_of
+from ..validation import integer, one_of, positive
 
 MODELS = ("transformer", "cnn", "mlp")
 
@@ -148,7 +148,7 @@ def cnn(*, seed: int = 0, channels: tuple = (4, 8, 8), image_size: int = 8, n_cl
                            "batch_size": batch_size, "seed": seed})
 
 
-def mlp(*, seed: int = 0, sizes: tuple = (24, 24, 24, 10), batch_size: int = 64) -> ReferenceModel:
+def mlp(*, seed: int = 0, sizes: tuple = (24, 24, 24, 10), batch_size: int = 64, scales=None) -> ReferenceModel:
     """A tanh MLP on Gaussian inputs with uniform labels (softmax cross-entropy).
 
     Defaults: 24 → 24 → 24 → 10, 1 450 parameters in 6 tensors.
@@ -159,9 +159,16 @@ def mlp(*, seed: int = 0, sizes: tuple = (24, 24, 24, 10), batch_size: int = 64)
     sizes : sequence of int >= 1
         Input width, hidden widths, number of classes (>= 2 entries; the last >= 2).
     batch_size : int >= 1
+    scales : sequence of float > 0, optional
+        One factor per Linear layer multiplying its output (default all 1: the plain MLP); the
+        heterogeneity knob of the man-made MLP (``TinyMLP``).
     """
     seed = integer("seed", seed, minimum=0)
     sizes = tuple(integer("sizes[]", s, minimum=1) for s in sizes)
+    if scales is not None:
+        scales = tuple(positive(f"scales[{l}]", c) for l, c in enumerate(scales))
+        if len(scales) != len(sizes) - 1:
+            raise ValueError(f"scales must give one factor per Linear layer ({len(sizes) - 1}), got {len(scales)}")
     if len(sizes) < 2 or sizes[-1] < 2:
         raise ValueError(f"sizes must have >= 2 entries and end with >= 2 classes, got {sizes}")
     batch_size = integer("batch_size", batch_size, minimum=1)
@@ -169,12 +176,12 @@ def mlp(*, seed: int = 0, sizes: tuple = (24, 24, 24, 10), batch_size: int = 64)
 
     from . import _layers
 
-    model = _build(seed, lambda: _layers.TinyMLP(sizes=sizes))
+    model = _build(seed, lambda: _layers.TinyMLP(sizes=sizes, scales=scales))
     gen = _generator(seed)
     x = torch.randn(batch_size, sizes[0], generator=gen, dtype=torch.float64)
     y = torch.randint(0, sizes[-1], (batch_size,), generator=gen)
     return ReferenceModel("mlp", model, _layers.cross_entropy, (x, y),
-                          {"sizes": list(sizes), "batch_size": batch_size, "seed": seed})
+                          {"sizes": list(sizes), "batch_size": batch_size, "scales": None if scales is None else list(scales), "seed": seed})
 
 
 _FACTORIES = {"transformer": transformer, "cnn": cnn, "mlp": mlp}
