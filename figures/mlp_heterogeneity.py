@@ -24,8 +24,9 @@ NAME = "mlp-heterogeneity"
 SOURCE = "Zhang et al. 2024 (seed 000) §3, Fig. 4(a): man-made MLP with tunable block heterogeneity"
 REPRODUCES = "Zhang et al. Fig. 4(a) (man-made MLP)"
 METHODS = ("sgd", "adam")
+MOMENTUM, BETAS, EPS = 0.9, (0.9, 0.999), 1e-8  # torch.optim.SGD momentum; torch.optim.Adam defaults
 LR_EXPONENTS = np.arange(-10, 4)  # lr = 2^k, the same grid for both methods
-FIDELITY = {"tiny": dict(scales=(1.0, 8.0), seeds=1, steps=30, sizes=(6, 6, 6, 3), batch_size=16),
+FIDELITY = {"tiny": dict(scales=(1.0, 4.0, 16.0), seeds=1, steps=30, sizes=(6, 6, 6, 3), batch_size=16),
             "default": dict(scales=(1.0, 4.0, 16.0, 64.0), seeds=2, steps=200, sizes=(12, 12, 12, 6),
                             batch_size=64),
             "full": dict(scales=(1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0), seeds=5, steps=1000,
@@ -36,7 +37,7 @@ random Gaussian inputs and uniform labels, batch {batch_size}) [C: the seed uses
 the layers by c; we multiply Linear layer l's output by c^(−l/(L−1)), since one common factor lowered
 JS⁰ here]: (a) JS⁰ of the block Hessian spectra at
 initialization (THEORY §7, exact spectra) against c, median over {seeds} seed(s); (b) final training
-loss after {steps} full-batch steps of SGD (momentum 0.9) and Adam (β = (0.9, 0.999), ε = 1e-8), each
+loss after {steps} full-batch steps of SGD (momentum {momentum}) and Adam (β = {betas}, ε = {eps:g}), each
 at its best lr on the grid 2^{lr_lo}…2^{lr_hi} ({edge_note}; the same protocol for both); (c) the gap log10(ℓ_SGD/ℓ_Adam)
 against JS⁰. JS⁰ moves from {js_lo:.3f} (c = {c_lo}) to {js_hi:.3f} (c = {c_hi}); the gap from
 {gap_lo:+.2f} to {gap_hi:+.2f} decades. Rank correlation of gap and JS⁰ over the (c, seed) points:
@@ -91,13 +92,13 @@ def train(model, loss_fn, batch, *, method: str, lrs, steps: int):
             for i, (p, gi) in enumerate(zip(P, g)):
                 a, b = state[i]
                 if method == "sgd":
-                    a = gi.clone() if t == 1 else a.mul(0.9).add(gi)
+                    a = gi.clone() if t == 1 else a.mul(MOMENTUM).add(gi)
                     P[i] = p - col[i] * a
                 else:  # torch.optim.Adam, single-tensor path
-                    a = a.lerp(gi, 0.1)
-                    b = b.mul(0.999).addcmul(gi, gi, value=0.001)
-                    denom = b.sqrt() / (1 - 0.999 ** t) ** 0.5 + 1e-8
-                    P[i] = p - (col[i] / (1 - 0.9 ** t)) * (a / denom)
+                    a = a.lerp(gi, 1 - BETAS[0])
+                    b = b.mul(BETAS[1]).addcmul(gi, gi, value=1 - BETAS[1])
+                    denom = b.sqrt() / (1 - BETAS[1] ** t) ** 0.5 + EPS
+                    P[i] = p - (col[i] / (1 - BETAS[0] ** t)) * (a / denom)
                 state[i] = (a, b)
     with torch.no_grad():
         out[:, steps] = losses_of(P).numpy()
@@ -184,7 +185,7 @@ def facts(data: xr.Dataset) -> dict:
     rho = float(spearmanr(data.js0.values.ravel(), g.values.ravel()).statistic) if g.size > 2 else float("nan")
     sc = data.scale.values
     grows = gm[-1] > gm[0]
-    return {"sizes": "–".join(str(v) for v in data.attrs["sizes"]), "params": int(data.attrs["params"]),
+    return {"momentum": MOMENTUM, "betas": BETAS, "eps": EPS, "sizes": "–".join(str(v) for v in data.attrs["sizes"]), "params": int(data.attrs["params"]),
             "batch_size": int(data.attrs["batch_size"]), "seeds": data.sizes["seed"], "steps": data.sizes["step"] - 1,
             "lr_lo": int(LR_EXPONENTS[0]), "lr_hi": int(LR_EXPONENTS[-1]),
             "edge_note": ("widened by octaves until every best lr is interior" if edges == 0 else

@@ -22,8 +22,8 @@ def test_stacked_training_equals_torch_optim(method):
     got = fig.train(r.model, r.loss_fn, r.batch, method=method, lrs=lrs, steps=steps)
     for k, lr in enumerate(lrs):
         m = models.mlp(seed=3, sizes=(5, 4, 4, 3), batch_size=8, scales=fig.layer_scales(4.0, 3)).model
-        opt = (torch.optim.SGD(m.parameters(), lr=lr, momentum=0.9) if method == "sgd"
-               else torch.optim.Adam(m.parameters(), lr=lr, foreach=False))
+        opt = (torch.optim.SGD(m.parameters(), lr=lr, momentum=fig.MOMENTUM) if method == "sgd"
+               else torch.optim.Adam(m.parameters(), lr=lr, betas=fig.BETAS, eps=fig.EPS, foreach=False))
         ref = []
         for _ in range(steps):
             opt.zero_grad()
