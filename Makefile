@@ -35,6 +35,7 @@ gallery: setup  # default-fidelity PNGs into docs/figures and the README table f
 
 bench: setup
 	$(BIN)/python benchmarks/bench_engines.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 notebooks: setup
 	$(BIN)/python -m pytest --nbmake notebooks/*.ipynb

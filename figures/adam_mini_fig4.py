@@ -13,6 +13,8 @@ import xarray as xr
 
 from hetquad import problems, sims, theory
 
+from ._runs import iterations_to_tol
+
 NAME = "adam-mini-fig4"
 SOURCE = "Zhang et al. 2024, Adam-mini (seed 002), Fig. 4 (§2.1 case study, App. E.2)"
 TOL = 1e-6  # loss reduced by 1e-6 (THEORY §5a)
@@ -70,10 +72,12 @@ def tune_variant(p, make, w0, *, steps: int, lrs=LR_GRID, tol: float = TOL, engi
     w0 = np.atleast_2d(w0)
     c = lrs[-1] / np.asarray(lrs)
     starts = p.w_star + c[None, :, None] * (w0 - p.w_star)[:, None, :]
-    res = sims.run(p, make(float(lrs[-1])), steps, w0=starts.reshape(-1, p.d), tol=tol,
-                   record_every=steps, engine=engine)
-    hit = np.array([s == "tol" for s in res.stop_reason])
-    its = np.where(hit, res.iterations, np.inf).reshape(w0.shape[0], len(lrs))
+    spec = make(float(lrs[-1]))
+    # horizons grow until each seed's fastest lr has hit tol: its minimum and argmin are those
+    # of running every lr for ``steps`` (``_runs.iterations_to_tol``), at a fraction of the work
+    its = iterations_to_tol(p, lambda rows: spec, starts.reshape(-1, p.d), steps, tol=tol,
+                            groups=np.repeat(np.arange(w0.shape[0]), len(lrs)),
+                            engine=engine).reshape(w0.shape[0], len(lrs))
     best = np.argmin(its, axis=1)  # first (smallest lr) on ties
     return np.asarray(lrs)[best], its[np.arange(w0.shape[0]), best]
 

@@ -89,13 +89,17 @@ def coordinates(p, blocks) -> np.ndarray:
     return np.concatenate([np.arange(*p.offsets[b]) for b in blocks])
 
 
-def single_lr_spec(variant: str, lr: float):
-    """The left-out coordinates' update rule at lr ``lr``: one lr for all of them (module docstring)."""
+def single_lr_spec(variant: str, lr: float, schedule=None):
+    """The left-out coordinates' update rule at lr ``lr``: one lr for all of them (module docstring).
+
+    ``schedule`` (a ``sims`` schedule, default constant) multiplies the lr as for the other blocks.
+    """
     one_of("variant", variant, VARIANTS)
+    extra = {} if schedule is None else {"schedule": schedule}
     if variant == "constant":
         return sims.AdamMini(lr, beta1=0.9, beta2=1.0, eps=1e-8, bias_correction=False, v0="g0sq",
-                             partition="single")
-    return sims.AdamMini(lr, partition="single")
+                             partition="single", **extra)
+    return sims.AdamMini(lr, partition="single", **extra)
 
 
 def tail_scores(res, grad_norm: np.ndarray, stop_reason=None) -> np.ndarray:
@@ -121,7 +125,7 @@ def grid_run(p, make, w0: np.ndarray, *, lrs=LRS, steps: int = STEPS, per_block:
 
 
 def leave_out(p, w0: np.ndarray, adam_blocks: np.ndarray, blocks, variant: str, *, lrs=LRS,
-              steps: int = STEPS) -> dict:
+              steps: int = STEPS, schedule=None) -> dict:
     """Adam with ``blocks`` left out under one grid-searched lr, scored on the whole problem and alone.
 
     ``adam_blocks`` are Adam's per-block gradient norms (steps+1, B) from ``w0``. Returns the best
@@ -129,7 +133,7 @@ def leave_out(p, w0: np.ndarray, adam_blocks: np.ndarray, blocks, variant: str, 
     alone with its ‖g_t‖/‖g_0‖ there. Ties go to the smaller lr (``np.argmin``), as in ``sims.tune``.
     """
     blocks = tuple(blocks)
-    res, own = grid_run(sub_problem(p, blocks), lambda lr: single_lr_spec(variant, lr),
+    res, own = grid_run(sub_problem(p, blocks), lambda lr: single_lr_spec(variant, lr, schedule),
                         w0[coordinates(p, blocks)], lrs=lrs, steps=steps)
     rest = np.sum(np.delete(adam_blocks, blocks, axis=1) ** 2, axis=1)
     whole = np.sqrt(rest[None, :] + own ** 2)
@@ -139,13 +143,14 @@ def leave_out(p, w0: np.ndarray, adam_blocks: np.ndarray, blocks, variant: str, 
             "own_score": s_own[j], "own_curve": own[j] / own[j, 0]}
 
 
-def tuned_adam(p, w0: np.ndarray, *, lrs=LRS, steps: int = STEPS):
-    """Adam (torch semantics) tuned on the tail score.
+def tuned_adam(p, w0: np.ndarray, *, lrs=LRS, steps: int = STEPS, schedule=None):
+    """Adam (torch semantics; lr times ``schedule``, default constant) tuned on the tail score.
 
     Returns (lr, score, per-block norms (steps+1, B), a scorer: norms (steps+1,) ↦ tail score of
     those norms as a run of Adam at that lr).
     """
-    res, blocks = grid_run(p, sims.Adam, w0, lrs=lrs, steps=steps, per_block=True)
+    make = sims.Adam if schedule is None else (lambda lr: sims.Adam(lr, schedule=schedule))
+    res, blocks = grid_run(p, make, w0, lrs=lrs, steps=steps, per_block=True)
     scores = tail_scores(res, np.sqrt(np.sum(blocks ** 2, axis=2)))
     k = int(np.argmin(scores))
     reason = (res.stop_reason[k],)

@@ -60,7 +60,7 @@ def bounds(p, w0) -> dict:
             "adam-mini": theory.adam_mini_variant_rate(p, w0)}
 
 
-def _spec(method: str, lr: float):
+def _spec(method: str, lr):
     if method == "gd":
         return sims.GD(lr)
     return (sims.Adam if method == "adam-variant" else sims.AdamMini).theorem_variant(lr)
@@ -76,11 +76,12 @@ def compute(fidelity: str) -> xr.Dataset:
         p = quadratic(name, fidelity)
         kappa[k], n_blocks[k] = p.kappa, len(p.sizes)
         w0s = sims.initial_points(p, S, 0)
-        for s in range(S):
-            for j, (method, b) in enumerate(bounds(p, w0s[s]).items()):
-                res = sims.run(p, _spec(method, b.lr), T, w0=w0s[s:s + 1])
-                loss[k, j, s] = res.loss[0] / res.loss[0, 0]
-                rate[k, j, s], kappa_p[k, j, s] = b.rate, b.kappa
+        recs = [bounds(p, w) for w in w0s]
+        for j, method in enumerate(METHODS):  # every seed in one call: a per-run lr (its own η_P)
+            res = sims.run(p, _spec(method, np.array([r[method].lr for r in recs])), T, w0=w0s)
+            loss[k, j] = res.loss / res.loss[:, :1]
+            rate[k, j] = [r[method].rate for r in recs]
+            kappa_p[k, j] = [r[method].kappa for r in recs]
     return xr.Dataset({"loss_ratio": (("model", "method", "seed", "step"), loss),
                        "rate": (("model", "method", "seed"), rate), "kappa_p": (("model", "method", "seed"), kappa_p),
                        "kappa": (("model",), kappa), "n_blocks": (("model",), n_blocks)},

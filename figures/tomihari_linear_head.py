@@ -76,16 +76,27 @@ def param_path(problem, optimizer, epochs: int, *, batch_size: int = 1, w0=None)
     Each epoch is ⌈N / batch_size⌉ cyclic mini-batch steps of ``optimizer`` through its pure
     ``init``/``update`` and ``sims.MiniBatch`` — the loop of the numpy engine, recording w.
     """
+    return param_paths(problem, (optimizer,), epochs, batch_size=batch_size, w0=w0)[0]
+
+
+def param_paths(problem, optimizers, epochs: int, *, batch_size: int = 1, w0=None) -> np.ndarray:
+    """``param_path`` of several optimizers at once, (len(optimizers), epochs + 1, d).
+
+    Cyclic mini-batches are the same for every run, so one ``problem.grad`` call per step serves
+    all optimizers (their parameters stacked as rows): the loop's cost is the gradient, not the
+    update. Each optimizer's own state and update are untouched.
+    """
     noise = sims.MiniBatch(size=batch_size, order="cyclic")
     draw = noise.sampler(problem, 1)
     steps = -(-problem.n_samples // batch_size)
-    state = optimizer.init(problem, np.zeros(problem.d) if w0 is None else w0)
-    path = [state.w[0].copy()]
+    states = [opt.init(problem, np.zeros(problem.d) if w0 is None else w0) for opt in optimizers]
+    path = [np.stack([st.w[0] for st in states])]
     for _ in range(epochs):
         for _ in range(steps):
-            state = optimizer.update(state, noise.gradient(problem, state.w, draw))
-        path.append(state.w[0].copy())
-    return np.stack(path)
+            g = noise.gradient(problem, np.concatenate([st.w for st in states]), draw)
+            states = [opt.update(st, g[i:i + 1]) for i, (opt, st) in enumerate(zip(optimizers, states))]
+        path.append(np.stack([st.w[0] for st in states]))
+    return np.stack(path, axis=1)
 
 
 def predicted_bias_norm(problem, lr: float, epochs) -> np.ndarray:
@@ -107,8 +118,13 @@ def compute(fidelity: str) -> xr.Dataset:
         p = problems.get("linear-head", seed=s, n_samples=cfg["n_samples"], n_classes=cfg["n_classes"],
                          n_features=cfg["n_features"])
         pred[s] = predicted_bias_norm(p, LR, epochs)
-        for i, (_, make, full) in enumerate(METHODS):
-            path = param_path(p, make(), E, batch_size=p.n_samples if full else 1)
+        paths = {}
+        for full in (False, True):  # one gradient per step for all sample-wise (all full-batch) methods
+            idx = [i for i, m in enumerate(METHODS) if m[2] == full]
+            got = param_paths(p, [METHODS[i][1]() for i in idx], E, batch_size=p.n_samples if full else 1)
+            paths.update(zip(idx, got))
+        for i in range(len(METHODS)):
+            path = paths[i]
             W, b = p.split(path)
             b_norm[i, s] = np.linalg.norm(b, axis=-1) / np.sqrt(b.shape[-1])
             w_norm[i, s] = np.linalg.norm(W.reshape(E + 1, -1), axis=-1) / np.sqrt(W[0].size)

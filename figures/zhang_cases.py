@@ -19,6 +19,8 @@ import xarray as xr
 
 from hetquad import problems, sims, theory
 
+from ._runs import lr_sweep
+
 NAME = "zhang-cases"
 SOURCE = "Zhang et al. 2024 (seed 000), figures 7_1 / 21_1: Cases 1–4, κ = 5000"
 
@@ -105,8 +107,8 @@ def run_case(p, *, seed: int, horizons=HORIZONS, optimizers=OPTIMIZERS):
         if name == "blockwise-gd":
             grid, runs = [np.nan], [sims.run(p, sims.BlockwiseGD.optimal(p), n_max, seed=seed)]
         else:
-            grid, make = _makers(p)[name]
-            runs = [sims.run(p, make(float(lr)), n_max, seed=seed) for lr in grid]
+            grid, make = _makers(p)[name]  # the whole grid in one engine call (per-run lr)
+            runs = lr_sweep(p, make, grid, n_max, w0=sims.initial_points(p, 1, seed))
         for h, n in enumerate(horizons):
             cut = [prefix(r, n) for r in runs]
             table = [sims.score(r, "tail_grad") for r in cut]

@@ -30,6 +30,12 @@ ASSEMBLY_COPIES = 3
 C0, C1 = 50e-9, 1e-9        # seconds per run-step, per run-step-(d·b)
 C3 = 5e-9                   # seconds per b³ of building one block
 MAX_CHUNKS = 1_000_000      # a plan longer than this is itself the problem (split the grid)
+#: Memory target of one chunk (one engine call): its runs' trajectories and engine state
+#: (``sims.estimate.run_bytes``). Big enough that a chunk's fixed costs (building the problem,
+#: one Parquet part) are amortised over thousands of runs of the seeds' problem sizes, small
+#: enough that a 100k-run grid streams to disk in several parts and a worker's peak stays tens of
+#: MiB. A constant, not the machine's memory: chunk keys (and the resume) must not depend on it.
+CHUNK_BYTES = 32 * 2**20
 #: problem parameters that scale the dimension (value / default multiplies d)
 SIZE_PARAMS = ("d", "n_blocks", "block_size", "n_features", "n_classes")
 
@@ -129,6 +135,33 @@ def estimate(*, runs: int, chunks: int, chunk_runs: int, steps: int, record_ever
     return Estimate(int(runs), int(chunks), float(peak), float(chunk), float(seconds))
 
 
+def chunk_run_bytes(config, point: dict) -> int:
+    """Bytes one run of ``config`` at problem point ``point`` keeps (trajectories + engine state)."""
+    d, b = problem_size(config.problem, {**dict(config.fixed), **point})
+    return sum(run_bytes_of(d=d, n_blocks=max(d // max(b, 1), 1), config=config))
+
+
+def run_bytes_of(*, d: int, n_blocks: int, config) -> tuple[int, int]:
+    """``sims.estimate.run_bytes`` at ``config``'s steps, record_every and per_block."""
+    from hetquad.sims.estimate import run_bytes
+
+    return run_bytes(d=d, n_blocks=n_blocks, steps=config.steps, record_every=config.record_every,
+                     per_block=config.per_block)
+
+
+def chunk_layout(group: list, seeds: list, *, chunk_size: int, run_bytes: int) -> list[tuple[list, list]]:
+    """(seed batch, variant indices) of each chunk of one variant ``group``: at most ``chunk_size``
+    seeds, and at most ``CHUNK_BYTES // run_bytes`` runs (variants × seeds) per chunk."""
+    cap = max(CHUNK_BYTES // max(int(run_bytes), 1), 1)
+    per = max(min(chunk_size, cap), 1)
+    batches = [seeds[i:i + per] for i in range(0, len(seeds), per)]
+    out = []
+    for batch in batches:
+        step = max(cap // len(batch), 1)
+        out += [(batch, group[i:i + step]) for i in range(0, len(group), step)]
+    return out
+
+
 def sweep_estimate(config, *, workers: int = 1) -> Estimate:
     """The ``Estimate`` of a ``SweepConfig`` without planning it (the largest problem point counts)."""
     n_points = math.prod(len(v) for _, v in config.axes) * math.prod(len(g[0][1]) for g in config.zips)
@@ -136,7 +169,6 @@ def sweep_estimate(config, *, workers: int = 1) -> Estimate:
                    for o in config.optimizers)
     n_seeds = len(config.seeds)
     batches = -(-n_seeds // config.chunk_size)
-    chunks = n_points * variants * batches
     runs = n_points * variants * n_seeds
     # the largest value of every size parameter, over fixed values and axes
     params = dict(config.fixed)
@@ -146,8 +178,15 @@ def sweep_estimate(config, *, workers: int = 1) -> Estimate:
             params[name] = max(nums)
     d, b = problem_size(config.problem, params)
     n_blocks = max(d // max(b, 1), 1)
+    # the plan's layout (``hetquad.sweep.plan``), sized at the largest point
+    per_run = sum(run_bytes_of(d=d, n_blocks=n_blocks, config=config))
+    seeds = list(config.seeds)
+    layouts = [chunk_layout(g, seeds, chunk_size=config.chunk_size, run_bytes=per_run)
+               for o in config.optimizers for g in o.groups()]
+    chunks = n_points * sum(len(lay) for lay in layouts)
+    chunk_runs = max((len(batch) * len(part) for lay in layouts for batch, part in lay), default=1)
     tuned = sum(math.prod(len(v) for _, v in o.axes) for o in config.optimizers if o.lrs is None)
     extra = 0 if config.tune is None else (n_points * tuned * batches * len(config.tune.lrs) * config.tune.steps)
-    return estimate(runs=runs, chunks=chunks, chunk_runs=min(config.chunk_size, n_seeds), steps=config.steps,
+    return estimate(runs=runs, chunks=chunks, chunk_runs=chunk_runs, steps=config.steps,
                     record_every=config.record_every, d=d, b=b, n_blocks=n_blocks, per_block=config.per_block,
                     workers=workers, extra_steps=extra)

@@ -5,6 +5,9 @@ ranges, fixed master seed), run the matching optimizer(s) from ``hetquad.sims``,
 ``theory.check`` and collect one row per checked quantity: instances, runs, violations, min /
 median slack and every run's slack (the ``bound-slack`` figure plots them).
 
+The bounds, their instance draws and expected slacks are the rows of ``theory.registry`` (the
+table ``hetquad run``, sweeps and the bound-slack figure read too); the runners that need more
+than the row's ``run_spec`` (several lrs, Monte-Carlo batches, views) are here, by row name.
 This module joins two rooms (``theory`` never imports ``sims``), like ``hetquad.sweep``; the CLI
 in ``hetquad.commands.check`` only parses options and prints.
 """
@@ -23,21 +26,12 @@ LOWER_STEPS = 1500    # horizon of the lower-bound runs
 MODES = {"quick": {"instances": 25, "mc_instances": 5, "mc_runs": 200, "lower_lrs": 4},
          "full": {"instances": 100, "mc_instances": 100, "mc_runs": 200, "lower_lrs": 10}}
 
-#: THEORY §10 "expected slack" column, printed beside the measured slack.
-EXPECTED = {
-    "gd_rate": "T: 1.0-2.2, median 1.17",
-    "gd_lower_bound": ">= 1, -> 1 at eta*",
-    "blockwise_gd_rate": "T: 1.0-2.7, median 1.23",
-    "adam_variant_rate": "T at eta_P: 1.0-3.2, median 1.37",
-    "adam_mini_variant_rate": "~ blockwise GD",
-    "zhang_prediction": ">= 1",
-    "tomihari_bounds.gd": "11-400 (median ~70)",
-    "tomihari_bounds.sign": "3.5-26 (median ~10)",
-    "tomihari_bounds.sgd": "1.6-7",
-    "tomihari_bounds.signsgd": "1.6-7",
-    "sign_descent_plateau": ">= 1.1 (median ~3.2)",
-    "linear_head_sign_update": "exact",
-}
+
+
+def _expected() -> dict:
+    """THEORY §10 "expected slack" column, printed beside the measured slack (``theory.registry`` rows)."""
+    from hetquad.theory import registry
+    return {r.name: r.expected for r in registry.ROWS}
 
 
 @dataclass(frozen=True)
@@ -152,6 +146,14 @@ def _run_plateau(inst, engine, mode, rng):
     return [theory.check(res, b)]
 
 
+def _run_normalized(inst, engine, mode, rng):
+    from hetquad import sims, theory
+    b = theory.normalized_gd_plateau(inst.problem, inst.info["lr"], inst.w0)
+    # NormalizedGD has no numba rendering: the numpy engine, whatever --engine says
+    res = sims.run(inst.problem, sims.NormalizedGD(lr=b.lr), b.start + 100, w0=inst.w0, engine="numpy")
+    return [theory.check(res, b)]
+
+
 def _run_linear_head(inst, engine, mode, rng):
     from hetquad import sims, theory
     head = inst.problem
@@ -161,31 +163,62 @@ def _run_linear_head(inst, engine, mode, rng):
     return [theory.check(res, b)]
 
 
-def _cases() -> list[Case]:
-    from hetquad import sims, theory
-    from hetquad.theory import suite
+def _run_spec(row):
+    """The default runner of a registry row with a ``run_spec``: its optimizer from the instance's w0."""
+    def run(inst, engine, mode, rng):
+        from hetquad import sims, theory
+        b = getattr(theory, row.function.__name__)(inst.problem)
+        name, kwargs = row.run_spec(inst.problem, b)
+        res = sims.run(inst.problem, sims.make(name, **kwargs), _steps(b.iterations(EPS)), w0=inst.w0,
+                       engine=engine, tol=EPS)
+        return [theory.check(res, b, eps=EPS)]
+    return run
 
-    quad = lambda n, seed, key: suite.quadratic_instances(n, seed=seed, key=key)  # noqa: E731
-    coupled = lambda n, seed, key: suite.quadratic_instances(n, seed=seed, key=key, coupling=True)  # noqa: E731
-    return [
-        Case("gd_rate", 0, coupled, _run_gd),
-        Case("gd_lower_bound", 1, coupled, _run_lower),
-        Case("blockwise_gd_rate", 2, quad, _run_rate(lambda p, w0: theory.blockwise_gd_rate(p),
-                                                     lambda p, b: sims.BlockwiseGD.optimal(p), per_block=True)),
-        Case("adam_variant_rate", 3, coupled, _run_rate(theory.adam_variant_rate,
-                                                        lambda p, b: sims.Adam.theorem_variant(b.lr))),
-        Case("adam_mini_variant_rate", 4, quad, _run_mini),
-        Case("zhang_prediction", 5, quad, _run_rate(theory.zhang_prediction,
-                                                    lambda p, b: sims.Adam.theorem_variant(b.lr))),
-        Case("tomihari_bounds.gd", 6, coupled, _run_tomihari_gd),
-        Case("tomihari_bounds.sign", 7, coupled, _run_tomihari_sign),
-        Case("tomihari_bounds.sgd", 8, coupled, _run_stochastic("sgd"), stochastic=True),
-        Case("tomihari_bounds.signsgd", 9, quad, _run_stochastic("signsgd"), stochastic=True),
-        Case("sign_descent_plateau", 10, lambda n, seed, key: suite.plateau_instances(n, seed=seed, key=key),
-             _run_plateau),
-        Case("linear_head_sign_update", 11, lambda n, seed, key: suite.linear_head_instances(n, seed=seed, key=key),
-             _run_linear_head),
-    ]
+
+def _runners() -> dict:
+    """Dedicated runners, by registry row name (rows with a ``run_spec`` need none)."""
+    from hetquad import sims, theory
+    return {
+        "gd_rate": _run_gd,
+        "gd_lower_bound": _run_lower,
+        "blockwise_gd_rate": _run_rate(lambda p, w0: theory.blockwise_gd_rate(p),
+                                       lambda p, b: sims.BlockwiseGD.optimal(p), per_block=True),
+        "adam_variant_rate": _run_rate(theory.adam_variant_rate, lambda p, b: sims.Adam.theorem_variant(b.lr)),
+        "adam_mini_variant_rate": _run_mini,
+        "zhang_prediction": _run_rate(theory.zhang_prediction, lambda p, b: sims.Adam.theorem_variant(b.lr)),
+        "tomihari_bounds.gd": _run_tomihari_gd,
+        "tomihari_bounds.sign": _run_tomihari_sign,
+        "tomihari_bounds.sgd": _run_stochastic("sgd"),
+        "tomihari_bounds.signsgd": _run_stochastic("signsgd"),
+        "sign_descent_plateau": _run_plateau,
+        "linear_head_sign_update": _run_linear_head,
+        "normalized_gd_plateau": _run_normalized,
+    }
+
+
+def _draws() -> dict:
+    """``theory.suite`` draws by a registry row's ``instances``."""
+    from hetquad.theory import suite
+    return {
+        "quadratic": lambda n, seed, key: suite.quadratic_instances(n, seed=seed, key=key),
+        "coupled": lambda n, seed, key: suite.quadratic_instances(n, seed=seed, key=key, coupling=True),
+        "plateau": lambda n, seed, key: suite.plateau_instances(n, seed=seed, key=key),
+        "linear_head": lambda n, seed, key: suite.linear_head_instances(n, seed=seed, key=key),
+    }
+
+
+def _cases() -> list[Case]:
+    """One case per row of ``theory.registry`` (the one table of bounds)."""
+    from hetquad.theory import registry
+
+    runners, draws = _runners(), _draws()
+    cases = []
+    for row in registry.ROWS:
+        run = runners.get(row.name) or (_run_spec(row) if row.run_spec else None)
+        if run is None:
+            raise RuntimeError(f"bound {row.name!r} has neither a run_spec nor a runner in hetquad.checks")
+        cases.append(Case(row.name, row.key, draws[row.instances], run, stochastic=row.stochastic))
+    return cases
 
 
 def case_names() -> list[str]:
@@ -212,7 +245,7 @@ def run_case(case: Case, *, n: int, seed: int, engine: str, mode: str) -> list[d
                      "compared": int(np.sum(~np.isnan(slack))), "violations": int(np.sum(~holds)),
                      "min_slack": float(finite.min()) if finite.size else math.nan,
                      "median_slack": float(np.median(finite)) if finite.size else math.nan,
-                     "expected": EXPECTED.get(case.name, "")})
+                     "expected": _expected().get(case.name, "")})
     return rows
 
 

@@ -41,13 +41,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from dataclasses import field
 import itertools
 import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from hetquad.problems.validation import in_range, integer, one_of, positive
 
@@ -55,11 +55,10 @@ SECTIONS = ("sweep", "problem", "axes", "zip", "optimizers", "tune")
 SWEEP_KEYS = {"steps": None, "tol": 1e-6, "seeds": None, "engine": "auto", "record_every": 1,
               "per_block": False, "chunk_size": None}
 TUNE_KEYS = {"lrs": None, "seed": None, "metric": "final_loss", "steps": None}
-ENGINES = ("auto", "numpy", "numba", "cupy")
+AUTO = "auto"  # the engine value that lets sims.run choose; the others are sims.engines.NAMES
 TUNE = "tune"  # the lr value that asks for the tuning step
 MAX_SEED = 2**63 - 1        # seeds are stored as int64 (the run table's `seed` column)
 MAX_SEEDS = 1_000_000       # seeds per grid point; more is several sweeps
-MAX_LRS = 100_000           # candidate lrs of one search (a finer grid is not a search)
 #: hyper-parameters whose value is itself a list (per-block lrs, an explicit Adam-mini partition):
 #: a list of scalars is their value, a list of lists an axis of them
 SEQUENCE_HYPER = ("lrs", "partition")
@@ -103,7 +102,10 @@ def parse_assignment(text: str) -> tuple[str, object]:
 class OptimizerEntry:
     """One ``[optimizers.LABEL]`` table: fixed hyper-parameters, hyper-parameter axes, lr mode.
 
-    ``lrs`` is the tuple of fixed lrs (an lr axis) or ``None`` when the lr is tuned.
+    ``lrs`` is the tuple of fixed lrs (an lr axis) or ``None`` when the lr is tuned. ``specs``
+    holds the optimizer spec of every variant, built (and so validated) once when the config is
+    parsed and carried to the workers (a tuned variant's spec has the placeholder lr 1.0); it is
+    not part of the config's identity (``to_dict``, equality).
     """
 
     label: str
@@ -111,6 +113,37 @@ class OptimizerEntry:
     fixed: tuple          # ((name, value), ...) sorted
     axes: tuple           # ((name, (values...)), ...) sorted
     lrs: tuple | None
+    specs: tuple = field(default=(), compare=False, repr=False)
+
+    def variant_specs(self) -> tuple:
+        """The validated spec of each of ``variants()`` (built now if the entry was made by hand)."""
+        if len(self.specs) != len(self.variants()):
+            return tuple(build_optimizer(self.type, h, 1.0 if lr is None else lr) for h, lr in self.variants())
+        return self.specs
+
+    def to_dict(self) -> dict:
+        return _plain({"label": self.label, "type": self.type, "fixed": self.fixed, "axes": self.axes,
+                       "lrs": self.lrs})
+
+    def groups(self) -> list[list[int]]:
+        """Indices of ``variants()`` grouped so that one engine call can run a group: the specs of
+        a group differ only in the numeric hyper-parameters their class lists in ``HYPER``
+        (per-run values); any other field (schedule, partition, bias_correction, v0, ...) apart
+        puts them in different groups. Groups in order of first appearance."""
+        specs = self.variant_specs()
+        groups: list = []
+        keys: list = []
+        for i, spec in enumerate(specs):
+            hyper = getattr(type(spec), "HYPER", ())
+            key = [(f.name, getattr(spec, f.name)) for f in dataclasses.fields(spec) if f.name not in hyper]
+            for k, g in zip(keys, groups):
+                if k == key:
+                    g.append(i)
+                    break
+            else:
+                keys.append(key)
+                groups.append([i])
+        return groups
 
     def variants(self) -> list[tuple[dict, float | None]]:
         """Every (hyper-parameters without lr, lr or None) of this entry's grid."""
@@ -178,7 +211,10 @@ class SweepConfig:
 
     def to_dict(self) -> dict:
         """Plain, JSON-ready form (the manifest stores it; its canonical hash identifies the sweep)."""
-        return _plain(dataclasses.asdict(self))
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["optimizers"] = [o.to_dict() for o in self.optimizers]
+        out["tune"] = None if self.tune is None else dataclasses.asdict(self.tune)
+        return _plain(out)
 
 
 def _plain(x):
@@ -271,15 +307,15 @@ def parse(data: dict) -> SweepConfig:
 
 def _engine(name) -> str:
     """An engine name that can run here ('cupy' without a GPU is refused now, not per run)."""
-    one_of("engine", name, ENGINES)
-    if name != "auto":
-        from hetquad.sims import engines
+    from hetquad.sims import engines
 
+    one_of("engine", name, (AUTO, *engines.NAMES))
+    if name != AUTO:
         mod = engines.get(name)
         if not mod.is_available():
             why = getattr(mod, "why_unavailable", lambda: "")()
             raise ValueError(f"engine {name!r} is not available here{': ' + why if why else ''} "
-                             f"(use 'auto' or one of {[n for n in ENGINES if n not in ('auto', name)]})")
+                             f"(use 'auto' or one of {[n for n in engines.NAMES if n != name]})")
     return name
 
 
@@ -408,9 +444,9 @@ def _optimizers(table: dict) -> tuple:
                             if isinstance(v, list)))
         fixed = tuple(sorted((n, v) for n, v in spec.items() if not isinstance(v, list)))
         entry = OptimizerEntry(label, kind, fixed, axes, lrs)
-        for hyper, lr_ in entry.variants():  # every constructor check at the door, not in a worker
-            build_optimizer(kind, hyper, 1.0 if lr_ is None else lr_)
-        entries.append(entry)
+        # every constructor check at the door, once: the workers get these specs, not their recipe
+        specs = tuple(build_optimizer(kind, hyper, 1.0 if lr_ is None else lr_) for hyper, lr_ in entry.variants())
+        entries.append(dataclasses.replace(entry, specs=specs))
     return tuple(entries)
 
 
@@ -441,9 +477,23 @@ def _sequence_value(label: str, name: str, value):
 
 
 def optimizer_type(name: str, *, where: str = "") -> str:
-    """``name`` if it is in ``sims.OPTIMIZERS``, else ``ValueError`` with a "did you mean"."""
+    """``name`` if it is in ``sims.OPTIMIZERS``, else ``ValueError`` with a "did you mean".
+
+    ``"module:callable"`` or ``"file.py:callable"`` (bring your own optimizer, ``sims.byo``): the
+    callable's spec class is registered in ``sims.OPTIMIZERS`` under the reference (a file made
+    absolute), which is returned, so every process that resolves the same reference builds it.
+    """
     from hetquad import sims
 
+    if isinstance(name, str) and ":" in name:
+        from hetquad.sims import byo
+        ref = byo.normalize(name)
+        if ref not in sims.OPTIMIZERS:
+            try:
+                sims.OPTIMIZERS[ref] = byo.plugin(ref)
+            except (ValueError, TypeError) as e:
+                raise type(e)(f"{e}{where}") from None
+        return ref
     if name not in sims.OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}{where}{did_you_mean(name, sims.OPTIMIZERS)} "
                          f"(known: {', '.join(sims.OPTIMIZERS)})")
@@ -469,28 +519,17 @@ def build_optimizer(kind: str, hyper: dict, lr: float):
 
 
 def _tune(table: dict, *, steps: int, seeds: tuple) -> TuneSpec:
-    from hetquad.sims.tune import METRICS
+    from hetquad.sims.tune import METRICS, parse_lrs
 
     check_keys("[tune]", table, TUNE_KEYS)
     t = {**TUNE_KEYS, **table}
     if t["lrs"] is None or t["seed"] is None:
         raise ValueError("[tune] needs 'lrs' (a list or {low, high, num}) and a held-out 'seed'")
-    lrs = t["lrs"]
-    if isinstance(lrs, dict):
-        check_keys("[tune] lrs", lrs, ("low", "high", "num"))
-        low, high = positive("lrs.low", lrs.get("low", 0)), positive("lrs.high", lrs.get("high", 0))
-        if not low < high:
-            raise ValueError(f"lrs.low must be < lrs.high, got {low} and {high}")
-        num = integer("lrs.num", lrs.get("num", 0), minimum=2)
-        if num > MAX_LRS:
-            raise ValueError(f"lrs.num must be <= {MAX_LRS}, got {num}; search a coarse grid first, then a "
-                             "finer one around its best lr")
-        lrs = [float(x) for x in np.geomspace(low, high, num)]
-    lrs = tuple(positive("lrs[i]", x) for x in _values("[tune]", "lrs", lrs))
+    if isinstance(t["lrs"], list):  # the config's own messages for a list ("axis 'lrs' in [tune] ...")
+        _values("[tune]", "lrs", t["lrs"])
+    lrs = tuple(float(x) for x in parse_lrs(t["lrs"], name="lrs"))
     seed = _seed("[tune] seed", t["seed"])
     if seed in seeds:
         raise ValueError(f"[tune] seed {seed} is also a run seed; the tuning seed must be held out")
     tsteps = steps if t["steps"] is None else integer("[tune] steps", t["steps"], minimum=1)
-    if not all(math.isfinite(x) for x in lrs):
-        raise ValueError("[tune] lrs must be finite")
     return TuneSpec(lrs, seed, one_of("[tune] metric", t["metric"], METRICS), tsteps)

@@ -10,6 +10,9 @@ panel title — never drawn as numbers.
 Every sweep gets a report: a string axis is drawn as categories, a sweep without swept axes gets
 one panel per optimizer (``by_optimizer``), and what cannot be drawn (no run reached tol, all
 failed) is said in the panel and in ``Report.notes`` (the CLI prints them), never an exception.
+
+The look is the figures' house style (``hetquad.figures.style``: rcParams, one fixed colour and
+label per optimizer name), so a sweep's Adam is the same red as in every figure.
 """
 from __future__ import annotations
 
@@ -77,15 +80,34 @@ def _numeric(column) -> bool:
     return np.issubdtype(np.asarray(column).dtype, np.number) and not np.issubdtype(np.asarray(column).dtype, bool)
 
 
+def optimizer_colors(labels) -> dict:
+    """label → colour: the house colour (``figures.style``) for an optimizer name it knows, else the
+    next colour of matplotlib's cycle not already taken by a house colour in ``labels``."""
+    from hetquad.figures import style
+
+    labels = list(dict.fromkeys(labels))
+    taken = {style.COLORS[x] for x in labels if x in style.COLORS}
+    spare = (c for c in (f"C{k}" for k in range(10)) if _hex(c) not in taken)
+    return {x: style.COLORS[x] if x in style.COLORS else next(spare, "#7f7f7f") for x in labels}
+
+
+def _hex(color: str) -> str:
+    from matplotlib.colors import to_hex
+    return to_hex(color)
+
+
 def plot_vs_axis(ax, rows, axis: str, *, metric: str = "iterations_to_tol", confidence: float = 0.95) -> int:
     """Draw ``metric`` vs ``axis``, one line + band per optimizer; return how many runs were left out.
 
     A non-numeric axis is drawn as evenly spaced categories; a panel with nothing to draw says so.
     """
+    from hetquad.figures import style
+
     dropped, drawn = 0, 0
     numeric = _numeric(rows[axis])
     categories = sorted(rows[axis].dropna().unique(), key=str) if not numeric else None
-    for k, (label, opt_rows) in enumerate(rows.groupby("optimizer", sort=False)):
+    colors = optimizer_colors(rows["optimizer"].unique())
+    for label, opt_rows in rows.groupby("optimizer", sort=False):
         xs, bands = [], []
         for x, cell in opt_rows.groupby(axis, sort=True):
             ok = cell[cell["status"] == "ok"]
@@ -97,8 +119,8 @@ def plot_vs_axis(ax, rows, axis: str, *, metric: str = "iterations_to_tol", conf
         if not np.isfinite(c).any():
             continue
         drawn += 1
-        color = f"C{k}"
-        ax.plot(xs, c, "o-", color=color, label=label)
+        color = colors[label]
+        ax.plot(xs, c, "o-", color=color, label=style.label(label))
         ax.fill_between(xs, [b.low for b in bands], [b.high for b in bands], color=color, alpha=0.2, lw=0)
     ax.set_xlabel(axis)
     ax.set_ylabel(METRICS.get(metric, metric))
@@ -183,10 +205,7 @@ def build_report(directory, *, out=None, metrics=("iterations_to_tol", "time_to_
     when more than ``MAX_PANELS``), one row per metric. Per pair of the first two swept axes:
     ``heatmap_X_Y`` — one panel per optimizer, geometric mean of the first metric.
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from hetquad.figures import style  # the house look of every figure (sets the Agg backend)
     from hetquad.problems.validation import in_range
     from hetquad.results import load, read_manifest
 
@@ -219,19 +238,19 @@ def build_report(directory, *, out=None, metrics=("iterations_to_tol", "time_to_
     for axis in plot_axes:
         others = [a for a in axes if a != axis]
         panels = _panels(table, others)
-        fig, grid = plt.subplots(len(metrics), len(panels), figsize=(3.6 * len(panels), 3.0 * len(metrics)),
-                                 squeeze=False, sharex=True, layout="constrained")
+        fig, grid = style.figure(len(panels), len(metrics), width=3.6, height=3.0, sharex=True,
+                                 layout="constrained")
         for j, (title, rows) in enumerate(panels):
             for i, metric in enumerate(metrics):
                 dropped = plot_vs_axis(grid[i, j], rows, axis, metric=metric, confidence=confidence)
                 note = f" ({dropped} runs not at tol/failed)" if dropped else ""
                 grid[i, j].set_title(f"{title}{note}", fontsize=8)
         if grid[0, 0].get_legend_handles_labels()[0]:
-            grid[0, 0].legend(fontsize=7)
+            grid[0, 0].legend()
         fig.suptitle(f"{manifest.get('config', {}).get('problem', '')}: geometric mean over seeds, "
-                     f"{confidence:.0%} band", fontsize=9)
+                     f"{confidence:.0%} band")
         written += _save(fig, out / ("by_optimizer" if axis == "optimizer" and not axes else f"vs_{axis}"))
-        plt.close(fig)
+        style.plt.close(fig)
     for x, y in itertools.islice(itertools.combinations(axes, 2), 1):
         from matplotlib.colors import LogNorm
 
@@ -243,15 +262,15 @@ def build_report(directory, *, out=None, metrics=("iterations_to_tol", "time_to_
             continue
         # one colour scale for every optimizer, so equal colours mean equal values across panels
         norm = LogNorm(vmin=finite.min(), vmax=max(finite.max(), finite.min() * 1.001)) if finite.size else None
-        fig, grid = plt.subplots(1, len(opts), figsize=(3.4 * len(opts) + 1, 3.2), squeeze=False,
-                                 layout="constrained")
+        fig, grid = style.figure(len(opts), 1, width=3.4 + 1 / len(opts), height=3.2, layout="constrained")
         for j, (opt, (xs, ys, g)) in enumerate(zip(opts, grids)):
             im = draw_heatmap(grid[0, j], xs, ys, g, norm=norm)
-            grid[0, j].set_title(opt, fontsize=9)
+            grid[0, j].set_title(style.label(opt), fontsize=9)
+            grid[0, j].grid(False)  # the house grid would hide the annotated cells
             grid[0, j].set_xlabel(x)
             grid[0, 0].set_ylabel(y)
         fig.colorbar(im, ax=grid[0, :].tolist(), shrink=0.9, label=METRICS[metrics[0]])
-        fig.suptitle(f"{METRICS[metrics[0]]}: geometric mean over seeds", fontsize=9)
+        fig.suptitle(f"{METRICS[metrics[0]]}: geometric mean over seeds")
         written += _save(fig, out / f"heatmap_{x}_{y}")
-        plt.close(fig)
+        style.plt.close(fig)
     return Report(tuple(written), tuple(notes))

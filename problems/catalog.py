@@ -433,7 +433,28 @@ def _real_blocks(model: str, *, seed: int, kappa, mode: str):
 
     one_of("mode", mode, MODES)
     record = reference_spectra(model, seed=seed)  # cached per (model, seed) in this process
-    return from_spectra(record, kappa=kappa, mode=mode, rotation="haar", seed=_seeds(seed, 1)[0])
+    p = from_spectra(record, kappa=kappa, mode=mode, rotation="haar", seed=_seeds(seed, 1)[0])
+    if model == "transformer":
+        p.info["heads"] = _qkv_heads(record, seed=seed)
+    return p
+
+
+def _qkv_heads(record, *, seed: int) -> list:
+    """Adam-mini's per-head ranges of the fused Q/K/V weights: [[block, row_start, row_stop, n_heads], ...].
+
+    Every ``…attn.qkv.weight`` block (rows [Q; K; V], d_model each) gets Q's and K's rows split into
+    n_heads heads (``sims.optimizers.partition``'s 'heads'); V's rows stay one block per row.
+    """
+    from .networks.models import reference_model
+
+    modules = dict(reference_model("transformer", seed=seed).model.named_modules())
+    out = []
+    for b, (name, shape) in enumerate(zip(record.names, record.shapes)):
+        owner = name.removesuffix(".qkv.weight")
+        if owner != name and shape is not None:
+            d_model, n_heads = shape[0] // 3, int(modules[owner].n_heads)
+            out += [[b, 0, d_model, n_heads], [b, d_model, 2 * d_model, n_heads]]
+    return out
 
 
 @_entry("real-transformer-blocks")
@@ -455,6 +476,10 @@ def real_transformer_blocks(*, seed: int = 0, kappa: float | None = 5000.0, mode
 
     Notes
     -----
+    Blocks keep the parameter tensors' shapes (``p.shapes``; biases and norms are vectors), and
+    ``p.info['heads']`` lists the per-head row ranges of Q and K in each fused qkv weight, for
+    Adam-mini's official ``partition='heads'`` (``sims.optimizers.resolve_partition``).
+
     Source: seed 000 (Zhang et al.) Case 1 — blocks sampled from GPT-2 layer spectra, then a
     common shift and proportional scaling to κ = 5000 [Z] (THEORY §6). The model (a tiny GPT on
     random tokens, not GPT-2), its size, the per-tensor partition, exact eigvalsh and Haar

@@ -24,6 +24,10 @@ block-diagonal quadratic H_l = Q_l Λ_l Q_lᵀ (THEORY §1 generator) in three s
    the catalog's Case 1), hence κ(H) = ``kappa`` exactly. Without: values are floored at
    ``floor`` × max|λ| (default 1e-12 = the log-mode floor of THEORY §7, so zero modes of the
    network stay visible as the flattest directions of an SPD H) and otherwise kept.
+
+Block shapes: a record's ``shapes`` (the parameter tensors' matrix shapes, biases None) become
+the quadratic's ``shapes``, so matrix-aware optimizers see the network's matrices; a block
+reduced by ``max_block_size`` no longer has its tensor's size and becomes a vector block.
 """
 from __future__ import annotations
 
@@ -82,7 +86,7 @@ def _per_block(record):
 
 def from_spectra(record, *, kappa: float | None = None, mode: str | None = None, rotation: str = "haar",
                  seed: int = 0, lam_max: float | None = None, floor: float = LOG_FLOOR,
-                 max_block_size: int | None = None, name: str = "from-spectra") -> BlockQuadratic:
+                 max_block_size: int | None = None, name: str = "from-spectra", shapes=None) -> BlockQuadratic:
     """A block-diagonal quadratic whose block l has the spectrum of ``record``'s block l.
 
     Parameters
@@ -104,6 +108,9 @@ def from_spectra(record, *, kappa: float | None = None, mode: str | None = None,
     max_block_size : int >= 1, optional
         Represent larger blocks by this many quantile eigenvalues.
     name : str
+    shapes : sequence of (r, c) or None, optional
+        Matrix shape per block (``BlockQuadratic.shapes``); default: the record's ``shapes``
+        (None for every block without one). Blocks cut by ``max_block_size`` become vectors.
 
     Returns
     -------
@@ -154,6 +161,11 @@ def from_spectra(record, *, kappa: float | None = None, mode: str | None = None,
             raise ValueError(f"mode={mode!r} leaves every eigenvalue <= 0; no SPD quadratic to build")
         eigs = [np.maximum(e, floor * scale) for e in eigs]
     p = block_quadratic(eigs, rotation=rotation, seed=seed, name=name)
-    return BlockQuadratic(p.blocks, name=name, info={
+    if shapes is None:
+        shapes = tuple(getattr(record, "shapes", ())) or None
+    if shapes is not None:
+        shapes = [None if s is None or n != e.size else s for s, n, e in zip(shapes, sizes, eigs)] \
+            if len(shapes) == len(eigs) else shapes  # a wrong length is BlockQuadratic's one-line error
+    return BlockQuadratic(p.blocks, name=name, shapes=shapes, info={
         **p.info, "block_names": list(names), "mode": mode, "kappa": kappa, "floor": floor,
         "source_sizes": list(sizes)})

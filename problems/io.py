@@ -3,7 +3,8 @@
 A file holds either dense blocks ``blocks_0``, ``blocks_1``, … (each (d_l, d_l), symmetric
 positive definite) or eigenvalue lists ``eigs_0``, ``eigs_1``, … (then rotated as
 ``block_quadratic`` does, with optional scalars ``rotation`` ('haar' | 'givens' | 'identity'),
-``seed`` and ``R``). Optional for both: ``w_star`` (d,), ``coupling`` (d, d) and ``name``.
+``seed`` and ``R``). Optional for both: ``w_star`` (d,), ``coupling`` (d, d), ``name`` and
+``shapes`` (B, 2) ints: block l's matrix shape (r, c), or (0, 0) for a vector block.
 The result is validated exactly like any ``BlockQuadratic``; errors name the file and the key.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from .quadratic import BlockQuadratic, block_quadratic
 
 _INDEXED = re.compile(r"^(blocks|eigs)_(\d+)$")
-_OPTIONAL = {"w_star", "coupling", "name", "rotation", "seed", "R"}
+_OPTIONAL = {"w_star", "coupling", "name", "rotation", "seed", "R", "shapes"}
 _EIGS_ONLY = {"rotation", "seed", "R"}
 
 
@@ -72,22 +73,32 @@ def load_npz(path, *, name: str | None = None) -> BlockQuadratic:
             raise ValueError(f"{path}: 'coupling' applies only to blocks_<i> files")
         w_star = data["w_star"] if "w_star" in keys else None
         coupling = data["coupling"] if "coupling" in keys else None
+        shapes = _shapes(data["shapes"], path) if "shapes" in keys else None
         stored = str(_scalar(data, "name", path)) if "name" in keys else path.stem
         label = stored if name is None else name
         try:
             if blocks:
                 return BlockQuadratic(tuple(blocks), w_star=w_star, coupling=coupling, name=label,
-                                      info={"source": str(path)})
+                                      info={"source": str(path)}, shapes=shapes)
             opts = {k: _scalar(data, k, path) for k in _EIGS_ONLY & keys}
             p = block_quadratic(eigs, rotation=str(opts.get("rotation", "haar")), seed=opts.get("seed"),
-                                R=opts.get("R", 1.0), w_star=w_star, name=label)
+                                R=opts.get("R", 1.0), w_star=w_star, name=label, shapes=shapes)
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"{path}: {exc}") from None
     return dataclasses.replace(p, info={**p.info, "source": str(path)})
 
 
+def _shapes(arr, path) -> list:
+    """The stored (B, 2) ``shapes`` array as per-block (r, c) pairs, (0, 0) → None (a vector block)."""
+    arr = np.asarray(arr)
+    if arr.ndim != 2 or arr.shape[1] != 2 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{path}: 'shapes' must be a (B, 2) integer array, got dtype {arr.dtype} shape {arr.shape}")
+    return [None if (r, c) == (0, 0) else (r, c) for r, c in arr.tolist()]
+
+
 def save_npz(p: BlockQuadratic, path) -> Path:
-    """Write ``p`` as dense ``blocks_<i>`` (+ ``w_star``, ``name``, ``coupling``); returns the path."""
+    """Write ``p`` as dense ``blocks_<i>`` (+ ``w_star``, ``name``, ``coupling``, ``shapes`` when a
+    block is matrix-shaped); returns the path."""
     if not isinstance(p, BlockQuadratic):
         raise TypeError(f"p must be a BlockQuadratic, got {type(p).__name__}")
     path = Path(path)
@@ -96,5 +107,7 @@ def save_npz(p: BlockQuadratic, path) -> Path:
     arrays["name"] = np.array(p.name)
     if p.coupling is not None:
         arrays["coupling"] = p.coupling
+    if any(s is not None for s in p.shapes):
+        arrays["shapes"] = np.array([(0, 0) if s is None else s for s in p.shapes], dtype=np.int64)
     np.savez(path, **arrays)
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")

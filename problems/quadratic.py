@@ -5,6 +5,13 @@ and, optionally, a symmetric off-block ``coupling`` so that H = blockdiag(H_l) +
 "coupled" family of the problems issue: blocks that interact). Engines work on
 ``operator_blocks``: the blocks themselves, or the single dense H when a coupling is present;
 optimizers and metrics work on the partition ``sizes``.
+
+A block may be matrix-shaped: ``shapes[l] = (r, c)`` with r·c = d_l says that block l is the
+parameter matrix W_l ∈ R^{r×c}, stored in w as vec(W_l) in **row-major** (C) order, i.e.
+w[start + i·c + j] = W_l[i, j] (numpy's ``reshape(r, c)`` and torch's ``flatten``), and H_l acts
+on that vec. ``shapes[l] = None`` (the default for every block) is a plain vector block. Only the
+matrix-aware optimizers (Shampoo, SOAP, Muon, Adafactor, CAME, Adam-mini's 'rows'/'heads'
+partitions) read the shapes; the loss, gradient and every engine see vec(W) as before.
 """
 from __future__ import annotations
 
@@ -42,6 +49,32 @@ def validate_spd(name: str, block) -> np.ndarray:
     return frozen(arr)
 
 
+def validate_shapes(shapes, sizes) -> tuple:
+    """``shapes`` as a tuple of (r, c) int pairs / None, one per block, or ``ValueError`` naming ``shapes[l]``.
+
+    None (the whole argument) means every block is a vector; a pair must factor its block's size.
+    """
+    if shapes is None:
+        return (None,) * len(sizes)
+    if isinstance(shapes, (str, bytes)) or not hasattr(shapes, "__iter__"):
+        raise TypeError(f"shapes must be a sequence of (rows, cols) pairs or None (one per block), got {shapes!r}")
+    shapes = tuple(shapes)
+    if len(shapes) != len(sizes):
+        raise ValueError(f"shapes must give one entry per block ({len(sizes)}), got {len(shapes)}")
+    out = []
+    for l, (shape, n) in enumerate(zip(shapes, sizes)):
+        if shape is None:
+            out.append(None)
+            continue
+        if isinstance(shape, (str, bytes)) or np.ndim(shape) != 1 or len(shape) != 2:
+            raise ValueError(f"shapes[{l}] must be a (rows, cols) pair or None, got {shape!r}")
+        r, c = (integer(f"shapes[{l}][{k}]", x, minimum=1) for k, x in enumerate(np.asarray(shape).tolist()))
+        if r * c != n:
+            raise ValueError(f"shapes[{l}] = ({r}, {c}) does not factor block {l} of size {n} (need rows*cols = {n})")
+        out.append((r, c))
+    return tuple(out)
+
+
 def _kappa(eigs: np.ndarray) -> float:
     return float(eigs[-1] / eigs[0])
 
@@ -60,10 +93,13 @@ class BlockQuadratic:
         Symmetric off-block part C with zero diagonal blocks; H = blockdiag(H_l) + C must be SPD.
     name : str
         A label carried into results and tables.
+    shapes : sequence of (r, c) pairs or None, optional
+        Per block: the matrix shape (r, c) with r·c = d_l (w holds vec(W_l) row-major, module
+        docstring), or None for a vector block. Default: every block a vector.
 
     Attributes
     ----------
-    sizes, d, kappa, block_kappas, operator_blocks, delta
+    sizes, d, kappa, block_kappas, operator_blocks, delta, shapes
     """
 
     blocks: tuple
@@ -71,6 +107,7 @@ class BlockQuadratic:
     coupling: np.ndarray | None = None
     name: str = "block-quadratic"
     info: dict = field(default_factory=dict, repr=False)
+    shapes: tuple | None = None
 
     def __post_init__(self):
         if isinstance(self.blocks, np.ndarray) and self.blocks.ndim == 2:
@@ -106,6 +143,7 @@ class BlockQuadratic:
                     "reduce the coupling strength"
                 )
         object.__setattr__(self, "info", dict(self.info))
+        object.__setattr__(self, "shapes", validate_shapes(self.shapes, self.sizes))
 
     # -- structure -----------------------------------------------------------------------------
     @cached_property
@@ -240,7 +278,7 @@ def _as_spectrum(eigs, l: int) -> np.ndarray:
 
 
 def block_quadratic(block_eigs, *, rotation: str = "haar", seed=None, R: float = 1.0,
-                    w_star=None, name: str = "block-quadratic") -> BlockQuadratic:
+                    w_star=None, name: str = "block-quadratic", shapes=None) -> BlockQuadratic:
     """Build a block-diagonal quadratic with prescribed block spectra.
 
     Parameters
@@ -256,6 +294,8 @@ def block_quadratic(block_eigs, *, rotation: str = "haar", seed=None, R: float =
         Givens angle scale (only for ``rotation='givens'``).
     w_star : (d,) array, optional
         The minimiser; default 0.
+    shapes : sequence of (r, c) pairs or None, optional
+        Matrix shape of each block (None: a vector block); see ``BlockQuadratic``.
 
     Returns
     -------
@@ -277,7 +317,7 @@ def block_quadratic(block_eigs, *, rotation: str = "haar", seed=None, R: float =
         q = _rot.rotation(rotation, eigs.size, seed=np.random.default_rng(ss), R=R)
         blocks.append((q * eigs) @ q.T)
     return BlockQuadratic(tuple(blocks), w_star=w_star, name=name,
-                          info={"rotation": rotation, "seed": seed, "R": R})
+                          info={"rotation": rotation, "seed": seed, "R": R}, shapes=shapes)
 
 
 # A rotated block QΛQᵀ carries rounding errors of about d·ε_mach·λ_max in every eigenvalue (Weyl), so
@@ -328,4 +368,5 @@ def coupled(p: BlockQuadratic, *, strength: float, seed=None, coupling=None) -> 
     else:
         c = finite_array("coupling", coupling, ndim=2)
     return BlockQuadratic(p.blocks, w_star=p.w_star, coupling=strength * c,
-                          name=f"{p.name}+coupled({strength:g})", info={**p.info, "strength": strength})
+                          name=f"{p.name}+coupled({strength:g})", info={**p.info, "strength": strength},
+                          shapes=p.shapes)

@@ -107,3 +107,77 @@ def grid(optimizer, *, seeds=(0,), **hyper) -> Grid:
     for a in columns.values():
         a.setflags(write=False)
     return Grid(spec, tuple(int(p[-1]) for p in points), columns)
+
+
+def stack(specs, *, repeat: int = 1, **values):
+    """One per-run spec from validated specs that differ only in numeric hyper-parameters.
+
+    Run ``i·repeat + j`` (j < ``repeat``) gets the hyper-parameters of ``specs[i]``: a sweep
+    stacks its grid points' specs, each repeated over its seeds, into the one spec of one engine
+    call. The specs were validated when they were built (a sweep config builds each once), and
+    repeating a valid value keeps it valid, so no constructor check runs again: building the
+    per-run spec of 100k runs through the constructor would cost seconds of re-validation.
+
+    Parameters
+    ----------
+    specs : sequence of optimizer specs of one class, all with scalar (not per-run) hyper-parameters
+        Every field outside the class's ``HYPER`` (schedule, bias_correction, v0, partition, ...)
+        must be equal.
+    repeat : int >= 1
+        Consecutive runs per spec.
+    **values
+        Per-run overrides, already validated, one value per run (``len(specs) * repeat``), e.g.
+        the candidate lrs of an lr search.
+
+    Returns
+    -------
+    An optimizer spec of ``type(specs[0])``. A hyper-parameter equal in every spec stays a number
+    (it broadcasts); the others become per-run tuples. Equal to building it through the
+    constructor with those tuples (tested for every registered optimizer).
+
+    Raises
+    ------
+    ValueError
+        Specs of different classes, differing fields outside ``HYPER``, per-run specs, or an
+        override of the wrong length or outside ``HYPER``.
+    """
+    import copy
+    import dataclasses
+
+    specs = list(specs)
+    repeat = integer("repeat", repeat, minimum=1)
+    if not specs:
+        raise ValueError("specs must hold at least one optimizer spec, got none")
+    first = specs[0]
+    cls = type(first)
+    hyper = tuple(getattr(cls, "HYPER", ()))
+    if not dataclasses.is_dataclass(first) or not hyper:
+        raise TypeError(f"specs must be hetquad.sims optimizer specs with HYPER, got {cls.__name__}")
+    n = len(specs) * repeat
+    for name, v in values.items():
+        if name not in hyper:
+            raise ValueError(f"{name} is not a per-run hyper-parameter of {cls.__name__} (HYPER: {', '.join(hyper)})")
+        if len(v) != n:
+            raise ValueError(f"{name} has {len(v)} values but the stack has {n} runs")
+    fixed = [f.name for f in dataclasses.fields(first) if f.name not in hyper]
+    for i, s in enumerate(specs):
+        if type(s) is not cls:
+            raise ValueError(f"specs[{i}] is a {type(s).__name__}, not a {cls.__name__}: one engine call runs one class")
+        if s.runs() is not None:
+            raise ValueError(f"specs[{i}] already has per-run hyper-parameters; stack takes scalar specs")
+        for f in fixed:
+            if getattr(s, f) != getattr(first, f):
+                raise ValueError(f"specs[{i}].{f} = {getattr(s, f)!r} differs from specs[0].{f} = "
+                                 f"{getattr(first, f)!r}; only {', '.join(hyper)} may vary within one call")
+    out = copy.copy(first)
+    for name in hyper:
+        if name in values:
+            per = tuple(values[name])
+        else:
+            vals = [getattr(s, name) for s in specs]
+            if all(v == vals[0] for v in vals[1:]):
+                continue  # shared: stays a number and broadcasts
+            per = tuple(v for v in vals for _ in range(repeat))
+        object.__setattr__(out, name, per)
+    out._check_runs()
+    return out

@@ -11,6 +11,7 @@ from hetquad.problems.validation import boolean, finite_array, integer, positive
 from . import engines as _engines
 from .estimate import check_budget
 from .result import Hyper, Result
+from .schedules import Constant
 from .serialization import to_dict
 
 
@@ -47,6 +48,11 @@ def _seeds(seed):
     return tuple(integer(f"seed[{i}]", s, minimum=0) for i, s in enumerate(arr.tolist()))
 
 
+def _schedule(optimizer) -> Constant:
+    """The optimizer's lr schedule (a spec without one, e.g. ``sims.custom``, runs a constant lr)."""
+    return getattr(optimizer, "schedule", None) or Constant()
+
+
 def _batch(problem, optimizer, w0, seed, batch) -> int:
     """The number of runs, checked against every source that fixes it."""
     given = {}  # source -> (runs, how to say it)
@@ -58,6 +64,7 @@ def _batch(problem, optimizer, w0, seed, batch) -> int:
     if isinstance(seed, tuple):
         given["seed"] = (len(seed), f"seed with {len(seed)} entries")
     lengths = optimizer._lengths() if hasattr(optimizer, "_lengths") else {}
+    lengths.update({f"schedule.{k}": n for k, n in _schedule(optimizer)._lengths().items()})
     for name, k in lengths.items():
         given[name] = (k, f"{name} with {k} per-run values")
     first = next(iter(given.values()), None)
@@ -103,7 +110,7 @@ def build_task(problem, optimizer, steps: int, *, w0=None, seed=0, batch: int | 
     elif w0.ndim == 1:
         w0 = np.broadcast_to(w0, (n, problem.d)).copy()
     return _engines.Task(problem, optimizer, steps, np.ascontiguousarray(w0),
-                         optimizer.schedule.factors(steps), record_steps(steps, record_every),
+                         _schedule(optimizer).factors(steps), record_steps(steps, record_every),
                          tol, bool(per_block), noise)
 
 
@@ -156,13 +163,15 @@ def run(problem, optimizer, steps: int, *, w0=None, seed=0, batch: int | None = 
         "problem": _problem_config(problem), "optimizer": to_dict(optimizer), "steps": task.steps,
         "seed": list(seed) if isinstance(seed, tuple) else int(seed), "batch": task.n, "tol": task.tol,
         "record_every": int(record_every), "per_block": bool(per_block), "noise": to_dict(noise),
-        "engine": mod.NAME, "versions": versions(),
+        "engine": mod.NAME + getattr(optimizer, "engine_suffix", ""), "versions": versions(),
     }
-    hyper = Hyper.build(optimizer.hyper(task.n)) if hasattr(optimizer, "hyper") else None
+    hyper = optimizer.hyper(task.n) if hasattr(optimizer, "hyper") else {}
+    hyper.update(_schedule(optimizer).hyper(task.n))  # per-run schedule parameters are hyper-parameters too
+    hyper = Hyper.build(hyper) if hyper else None
     return Result(loss=traj.loss, grad_norm=traj.grad_norm, steps=task.record,
                   stop_reason=_engines.stop_labels(traj.stop),
                   iterations=traj.iterations, final_loss=traj.final_loss, w_final=traj.w_final,
-                  engine=mod.NAME, wall_time=wall, config=config, block_grad_norm=traj.block_grad_norm,
+                  engine=mod.NAME + getattr(optimizer, "engine_suffix", ""), wall_time=wall, config=config, block_grad_norm=traj.block_grad_norm,
                   hyper=hyper)
 
 

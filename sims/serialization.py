@@ -17,7 +17,7 @@ from . import schedules as _sched
 
 _TYPES = {cls.__name__: cls for cls in (
     *_opt.OPTIMIZERS.values(),  # the optimizer registry: a new spec serializes with no edit here
-    _sched.Constant, _sched.Step, _sched.Cosine, _sched.Warmup,
+    *_sched.SCHEDULES,
     _noise.GaussianNoise, _noise.MiniBatch,
 )}
 

@@ -15,6 +15,78 @@ from .run import build_task, run
 
 METRICS = ("final_loss", "iterations", "tail_grad")
 EDGES = ("low", "high", "both")
+MAX_LRS = 100_000  # candidate lrs of one search (a finer grid is not a search)
+
+
+def parse_lrs(value, *, name: str = "lrs") -> np.ndarray:
+    """The one lr-grid parser (``hetquad tune --lrs``, a sweep's ``[tune] lrs``, Python callers).
+
+    Parameters
+    ----------
+    value : str, dict or sequence
+        ``'LOW:HIGH:NUM'`` or ``{low, high, num}``: ``np.geomspace(LOW, HIGH, NUM)``;
+        ``'a,b,c'`` or a sequence: those values.
+    name : str
+        How errors name the argument (``'--lrs'`` on the command line).
+
+    Returns
+    -------
+    (k,) float64 array of distinct, finite lrs > 0.
+
+    Raises
+    ------
+    ValueError
+        A malformed string, NUM < 2 or > ``MAX_LRS``, LOW >= HIGH, a value <= 0 or not finite,
+        an empty or repeated list, each naming ``name``.
+    """
+    from hetquad.problems.validation import positive
+
+    if isinstance(value, str):
+        try:
+            if ":" in value:
+                low, high, num = value.split(":")
+                return _log_grid(name, float(low), float(high), int(num), sep=" ")
+            return _listed(name, [float(x) for x in value.split(",")])
+        except (TypeError, ValueError) as exc:
+            if name in str(exc):
+                raise
+            raise ValueError(f"{name} must be LOW:HIGH:NUM or a comma list of numbers, got {value!r}") from None
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"low", "high", "num"})
+        if unknown:
+            raise ValueError(f"unknown key {unknown[0]!r} in {name} (allowed: high, low, num)")
+        return _log_grid(name, value.get("low", 0), value.get("high", 0), value.get("num", 0), sep=".")
+    if isinstance(value, (bytes, bool)) or np.ndim(value) != 1:
+        raise ValueError(f"{name} must be a non-empty list of numbers, LOW:HIGH:NUM or {{low, high, num}}, "
+                         f"got {value!r}")
+    values = list(np.asarray(value, dtype=object).tolist())
+    return _listed(name, [positive(f"{name}[{i}]", x) for i, x in enumerate(values)])
+
+
+def _log_grid(name: str, low, high, num, *, sep: str) -> np.ndarray:
+    from hetquad.problems.validation import positive
+
+    low, high = positive(f"{name}{sep}low", low), positive(f"{name}{sep}high", high)
+    num = integer(f"{name}{sep}num", num, minimum=2)
+    if num > MAX_LRS:
+        raise ValueError(f"{name}{sep}num must be <= {MAX_LRS}, got {num}; search a coarse grid first, then a "
+                         "finer one around its best lr")
+    if not low < high:
+        raise ValueError(f"{name}{sep}low must be < {name}{sep}high, got {low} and {high}")
+    return np.geomspace(low, high, num)
+
+
+def _listed(name: str, values: list) -> np.ndarray:
+    from hetquad.problems.validation import positive
+
+    if not values:
+        raise ValueError(f"{name} must be a non-empty list of lrs, got []")
+    if len(values) > MAX_LRS:
+        raise ValueError(f"{name} must hold <= {MAX_LRS} lrs, got {len(values)}")
+    arr = np.array([positive(name, x) for x in values], dtype=np.float64)
+    if np.unique(arr).size != arr.size:
+        raise ValueError(f"{name} has repeated values: {arr.tolist()}")
+    return arr
 
 
 class TuneAtEdgeWarning(UserWarning):
@@ -97,6 +169,23 @@ def tune(problem, make_optimizer, lrs, steps: int, *, metric: str = "final_loss"
     results = _one_call(problem, make_optimizer, lrs, steps, run_kwargs)
     if results is None:  # the specs differ beyond lr, or noise: one run per lr
         results = [run(problem, make_optimizer(float(lr)), steps, **run_kwargs) for lr in lrs]
+    out = decide(lrs, results, steps, metric=metric, tol=tol)
+    if out.edge is not None:
+        warnings.warn(f"the best lr {out.best_lr:.6g} is at the {out.edge} edge of the grid "
+                      f"[{lrs.min():.6g}, {lrs.max():.6g}]; the optimum may lie outside it: widen the grid",
+                      TuneAtEdgeWarning, stacklevel=2)
+    return out
+
+
+def decide(lrs, results, steps: int, *, metric: str = "final_loss", tol: float = 1e-6) -> TuneResult:
+    """The ``TuneResult`` of finished runs: ``results[i]`` is the ``Result`` of ``lrs[i]``.
+
+    ``tune`` runs the grid and calls this; a caller that ran several grids in one engine call (a
+    sweep: every hyper-parameter variant × every lr) decides each grid from its row slices. Warns
+    nothing (``tune`` warns at an edge). Raises ``ValueError`` when every lr diverged, or none
+    reached tol under ``metric='iterations'``.
+    """
+    lrs = np.asarray(lrs, dtype=np.float64)
     rows = [(float(lr), score(res, metric, tol=tol), res.stop_reason) for lr, res in zip(lrs, results)]
     scores = np.array([r[1] for r in rows])
     if np.all(scores == np.inf):
@@ -106,10 +195,6 @@ def tune(problem, make_optimizer, lrs, steps: int, *, metric: str = "final_loss"
                          "(metric='iterations'; the others diverged); raise steps or tol, or move the grid")
     best = int(np.argmin(scores))
     edge = _edge(lrs, best)
-    if edge is not None:
-        warnings.warn(f"the best lr {rows[best][0]:.6g} is at the {edge} edge of the grid "
-                      f"[{lrs.min():.6g}, {lrs.max():.6g}]; the optimum may lie outside it: widen the grid",
-                      TuneAtEdgeWarning, stacklevel=2)
     return TuneResult(tuple(rows), rows[best][0], float(scores[best]), metric,
                       at_edge=edge is not None, edge=edge)
 
@@ -199,11 +284,11 @@ def _one_call(problem, make_optimizer, lrs: np.ndarray, steps: int, run_kwargs: 
     kw.pop("batch", None)
     kw["w0"] = np.tile(one.w0, (L, 1))
     res = run(problem, dataclasses.replace(first, lr=tuple(s.lr for s in specs for _ in range(b))), steps, **kw)
-    return [_rows(res, slice(i * b, (i + 1) * b)) for i in range(L)]
+    return [select_runs(res, slice(i * b, (i + 1) * b)) for i in range(L)]
 
 
-def _rows(res, rows: slice):
-    """The Result of runs ``rows`` of ``res``."""
+def select_runs(res, rows: slice):
+    """The Result of runs ``rows`` (a slice) of ``res``: per-lr results of one engine call."""
     bgn = None if res.block_grad_norm is None else res.block_grad_norm[rows]
     return dataclasses.replace(res, loss=res.loss[rows], grad_norm=res.grad_norm[rows],
                                stop_reason=res.stop_reason[rows], iterations=res.iterations[rows],

@@ -12,8 +12,11 @@ from .lower_bound import gd_lower_bound
 from .tomihari import (IterationBound, LinearHeadSignUpdate, StochasticBound, TomihariBounds,
                        full_batch_sign_step, linear_head_sign_update, tomihari_bounds)
 from .sign_descent import SignPlateau, sign_descent_plateau
+from .momentum import FirstOrderLowerBound, MomentumBound, first_order_lower_bound, heavy_ball_rate, nesterov_rate
+from .normalized import (ClippedPrefix, NormalizedCycle, NormalizedPlateau, clipped_gd_clip_steps,
+                         normalized_gd_cycle_1d, normalized_gd_plateau)
 from .check import CheckPart, CheckRecord, check
-from . import suite
+from . import registry, suite
 
 
 def __getattr__(name: str):
@@ -28,4 +31,7 @@ __all__ = ["gd_rate", "gd_lower_bound", "blockwise_gd_rate", "adam_variant_rate"
            "zhang_prediction", "tomihari_bounds", "linear_head_sign_update", "full_batch_sign_step",
            "sign_descent_plateau", "check", "iters", "contraction", "RateBound", "LowerBound", "Provenance",
            "ZhangPrediction", "IterationBound", "StochasticBound", "TomihariBounds", "LinearHeadSignUpdate",
-           "SignPlateau", "CheckPart", "CheckRecord", "derivations", "suite"]
+           "SignPlateau", "CheckPart", "CheckRecord", "derivations", "suite", "registry", "heavy_ball_rate",
+           "nesterov_rate", "first_order_lower_bound", "MomentumBound", "FirstOrderLowerBound",
+           "normalized_gd_plateau", "normalized_gd_cycle_1d", "clipped_gd_clip_steps", "NormalizedPlateau",
+           "NormalizedCycle", "ClippedPrefix"]

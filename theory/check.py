@@ -24,6 +24,7 @@ from hetquad.problems.validation import in_range
 from .lower_bound import LowerBound
 from .rates import ZhangPrediction
 from .records import RateBound
+from .normalized import NormalizedPlateau
 from .sign_descent import SignPlateau
 from .tomihari import IterationBound, LinearHeadSignUpdate, StochasticBound
 
@@ -288,6 +289,17 @@ def _check_plateau(result, b: SignPlateau) -> CheckRecord:
                                         LOSS_RTOL),))
 
 
+def _check_normalized_plateau(result, b: NormalizedPlateau) -> CheckRecord:
+    """Both sides of THEORY §13: the level from ``start`` on, and the floor of f_t + f_{t+1} (every step)."""
+    steps = np.asarray(result.steps)
+    if steps.size < 2 or np.any(np.diff(steps) != 1):
+        raise ValueError("normalized_gd_plateau's floor compares consecutive steps: run with record_every=1")
+    measured = np.where(steps[None, :] >= b.start, result.loss, np.nan)
+    pairs = result.loss[:, :-1] + result.loss[:, 1:]
+    return CheckRecord(b.name, (compare("loss for t >= start", "upper", steps, measured, b.level, LOSS_RTOL),
+                                compare("f_t + f_t+1", "lower", steps[:-1], pairs, b.floor, LOSS_RTOL)))
+
+
 def _check_linear_head(result, b: LinearHeadSignUpdate) -> CheckRecord:
     if np.any(np.asarray(result.iterations) != b.steps):
         raise ValueError(f"the prediction covers {b.steps} steps ({b.epochs} epochs of {b.n_samples}); "
@@ -297,6 +309,19 @@ def _check_linear_head(result, b: LinearHeadSignUpdate) -> CheckRecord:
     part = compare("max |w_T - w_pred|", "upper", np.array([b.steps]), err[:, None],
                    np.full((err.size, 1), atol), 0.0)
     return CheckRecord(b.name, (part,))
+
+
+def _check_envelope(result, b, eps: float) -> CheckRecord:
+    """Momentum methods (THEORY §12): ℓ_t/ℓ_0 ≤ b.loss_bound(t) at every recorded step, and T(ε)."""
+    steps = np.asarray(result.steps)
+    loss = result.loss
+    ratio = loss / loss[:, :1]
+    measured = np.where((steps[None, :] > 0) & (loss > _loss_floor(loss)), ratio, np.nan)
+    parts = [compare("loss / loss0 <= envelope(t)", "upper", steps, measured, b.loss_bound(steps)[None, :],
+                     LOSS_RTOL)]
+    t_lo, _ = _hitting(result, loss, eps * loss[:, 0])
+    parts.append(_upper_time(f"T({eps:g})", result, t_lo, b.iterations(eps)))
+    return CheckRecord(b.name, tuple(parts))
 
 
 def check(result, bound, *, eps: float = 1e-6) -> CheckRecord:
@@ -309,7 +334,8 @@ def check(result, bound, *, eps: float = 1e-6) -> CheckRecord:
         sign-based bounds need a run on ``theory.suite.coordinate_view(p)`` with ``per_block=True``.
     bound : a record from ``gd_rate``, ``blockwise_gd_rate``, ``adam_variant_rate``,
         ``adam_mini_variant_rate``, ``zhang_prediction``, ``gd_lower_bound``, ``tomihari_bounds(...).gd``
-        / ``.sign`` / ``.sgd`` / ``.signsgd``, ``sign_descent_plateau`` or ``linear_head_sign_update``.
+        / ``.sign`` / ``.sgd`` / ``.signsgd``, ``sign_descent_plateau``, ``linear_head_sign_update``,
+        ``heavy_ball_rate`` or ``nesterov_rate`` (any record with a row in ``theory.registry``).
     eps : float in (0, 1]
         Relative loss target of the hitting-time parts T(ε) (rate and lower bounds).
 
@@ -319,19 +345,20 @@ def check(result, bound, *, eps: float = 1e-6) -> CheckRecord:
         ``holds`` per run, and per part the measured and bounded values at every compared step and
         the slack (≥ 1 ⇔ holds).
     """
+    from .registry import row_for  # the one table of bounds says how each record is checked
+
     eps = in_range("eps", eps, 0.0, 1.0, closed="right")
-    if isinstance(bound, RateBound):
-        return _check_rate(result, bound, eps)
-    if isinstance(bound, LowerBound):
-        return _check_lower(result, bound, eps)
-    if isinstance(bound, ZhangPrediction):
-        return _check_zhang(result, bound, eps)
-    if isinstance(bound, IterationBound):
-        return _check_iterations(result, bound)
-    if isinstance(bound, StochasticBound):
-        return _check_stochastic(result, bound)
-    if isinstance(bound, SignPlateau):
-        return _check_plateau(result, bound)
-    if isinstance(bound, LinearHeadSignUpdate):
-        return _check_linear_head(result, bound)
-    raise TypeError(f"bound must be a hetquad.theory bound record, got {type(bound).__name__}")
+    return row_for(bound).checker(result, bound, eps)
+
+
+#: how each kind of bound record is compared with a run (``theory.registry`` rows point here)
+CHECKERS = {
+    RateBound: _check_rate,
+    LowerBound: _check_lower,
+    ZhangPrediction: _check_zhang,
+    IterationBound: lambda result, b, eps: _check_iterations(result, b),
+    StochasticBound: lambda result, b, eps: _check_stochastic(result, b),
+    SignPlateau: lambda result, b, eps: _check_plateau(result, b),
+    NormalizedPlateau: lambda result, b, eps: _check_normalized_plateau(result, b),
+    LinearHeadSignUpdate: lambda result, b, eps: _check_linear_head(result, b),
+}

@@ -11,7 +11,7 @@ def register(app: typer.Typer) -> None:
         no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser tab."),
         preset: str = typer.Option("04", help="Starting state: 01, 02, 03 (the notebooks' stories) or 04."),
         engine: str = typer.Option("auto", help="sims engine: auto, numba, numpy or cupy."),
-        threads: int = typer.Option(1, help="numba threads for the runs (0: numba's default)."),
+        threads: int = typer.Option(2, help="Optimizers run at once, one numba thread each (0: one per core)."),
     ):
         """Serve the playground: sliders for the problem and the optimizers, curves and bounds that answer."""
         from hetquad import playground  # panel, bokeh and the numba engine load here, not at --help

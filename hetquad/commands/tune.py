@@ -5,25 +5,10 @@ import typer
 
 
 def parse_lrs(text: str):
-    """'LOW:HIGH:NUM' → a log grid (``np.geomspace``); 'a,b,c' → those values."""
-    import numpy as np
+    """'LOW:HIGH:NUM' → a log grid; 'a,b,c' → those values (``hetquad.sims.tune.parse_lrs``)."""
+    from hetquad.sims.tune import parse_lrs as parse
 
-    from hetquad.config import MAX_LRS
-    from hetquad.problems.validation import integer, positive
-
-    try:
-        if ":" in text:
-            low, high, num = text.split(":")
-            num = integer("lrs num", int(num), minimum=2)
-            if num > MAX_LRS:
-                raise ValueError(f"--lrs num must be <= {MAX_LRS}, got {num}; search a coarse grid first, "
-                                 "then a finer one around its best lr")
-            return np.geomspace(positive("lrs low", float(low)), positive("lrs high", float(high)), num)
-        return np.array([positive("lrs", float(x)) for x in text.split(",")])
-    except (TypeError, ValueError) as exc:
-        if "lrs" in str(exc):
-            raise
-        raise ValueError(f"--lrs must be LOW:HIGH:NUM or a comma list of numbers, got {text!r}") from None
+    return parse(text, name="--lrs")
 
 
 def register(app: typer.Typer) -> None:

@@ -11,16 +11,17 @@ from .state import OptChoice, State
 __all__ = ["embed", "serve", "create_app", "PRESETS", "preset", "State", "OptChoice"]
 
 
-def create_app(state_or_preset="04", *, engine: str | None = None):
+def create_app(state_or_preset="04", *, engine: str | None = None, warm=None):
     """A new ``Playground`` (its Panel object is ``.layout``) for a preset name or a ``State``;
-    ``engine`` overrides the state's ``sims`` engine ('auto', 'numba', 'numpy', 'cupy')."""
+    ``engine`` overrides the state's ``sims`` engine ('auto', 'numba', 'numpy', 'cupy'); ``warm``
+    (a ``compute.WarmUp``): show the page at once and the curves when it is done."""
     from .app import Playground
 
     if isinstance(state_or_preset, State):
         state, title = state_or_preset, "hetquad playground"
     else:
         state, title = preset(state_or_preset), TITLES[state_or_preset]
-    return Playground(state if engine is None else state.replace(engine=engine), title=title)
+    return Playground(state if engine is None else state.replace(engine=engine), title=title, warm=warm)
 
 
 def embed(preset: str = "04"):
@@ -47,25 +48,31 @@ def embed(preset: str = "04"):
 
 
 def serve(*, port: int = 5006, preset: str = "04", show: bool = True, address: str = "127.0.0.1", warm: bool = True,
-          engine: str = "auto", threads: int | None = 1):
+          engine: str = "auto", threads: int | None = 2):
     """Serve the playground on ``address:port`` until interrupted (one app per browser session).
 
-    ``warm`` evaluates the preset once first, so the numba kernels are compiled before the first
-    page is requested. ``threads`` caps numba's threads for the server's runs (``None``: numba's
-    default): the browser needs a core too, and on a 2-core machine under load one thread re-ran
-    five optimizers 1.3–1.8× faster than two (measured interleaved, README "Playground").
+    The page is served first; with ``warm`` the engine warms up in a background thread once the
+    first page has loaded in a browser (a warm-up started earlier would take the GIL from the page
+    being served), and pages show the problem's views and a "warming up" note until it is done:
+    start-up to a usable page is imports plus one page, not numba's kernel loading. Without
+    ``warm`` the first page evaluates everything before it shows.
+    ``threads``: optimizers run at once, each on one numba thread (``None``: one per core, at most
+    8); the kernels release the GIL, and a run's numbers do not depend on the thread that ran it.
     """
     import panel as pn
 
     from . import compute
 
-    if threads is not None:
-        import numba
+    compute.set_workers(threads)
+    state = globals()["preset"](preset).replace(engine=engine)
+    warming = compute.WarmUp(state) if warm else None
 
-        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    def page():
+        app = create_app(preset, engine=engine, warm=warming)
+        if warming is not None:
+            pn.state.onload(app.start_warm)
+        return app.layout
 
-    if warm:
-        compute.evaluate(globals()["preset"](preset).replace(engine=engine))
     origins = [f"{host}:{port}" for host in ("localhost", "127.0.0.1", address)]
-    pn.serve({"/": lambda: create_app(preset, engine=engine).layout}, port=port, address=address, show=show,
-             websocket_origin=origins, title="hetquad playground", threaded=False, print_url=True)
+    pn.serve({"/": page}, port=port, address=address, show=show, websocket_origin=origins, title="hetquad playground",
+             threaded=False, print_url=True)

@@ -1,9 +1,12 @@
 """The playground page: Panel widgets and Bokeh plots around ``compute.evaluate``.
 
 One ``Playground`` per browser session (or notebook cell). A control change builds a new ``State``,
-evaluates it and pushes the numbers into the plots' data sources; a bad value shows its message
-above the plots and leaves the last good plots in place. Sliders report on release
-(``value_throttled``), so a drag costs one re-run, not one per pixel.
+evaluates it and pushes the numbers into the plots' data sources (the layout and the figures stay;
+only data is sent, and the problem's views only when the problem changed); a bad value shows its
+message above the plots and leaves the last good plots in place. Sliders report on release
+(``value_throttled``), so a drag costs one re-run, not one per pixel. Served, the page comes up
+before the engine is warm: it shows the problem's views and a "warming up" note, and the curves
+as soon as ``compute.WarmUp`` is done.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import time
 
 import numpy as np
 import panel as pn
+from bokeh.core.properties import value
 from bokeh.models import ColumnDataSource, LinearColorMapper, Span
 from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
@@ -63,15 +67,22 @@ class Playground:
     state : State
         The starting state (a preset).
     title : str
+    warm : compute.WarmUp or None
+        While it is not done, the page draws the problem's views only and says it is warming up;
+        ``start_warm`` (called when the page has loaded) starts it and watches for the end.
+        None: evaluate everything at once (a notebook cell).
     """
 
-    def __init__(self, state: State, *, title: str = "hetquad playground"):
+    def __init__(self, state: State, *, title: str = "hetquad playground", warm=None):
         self.state = state
         self.updates = 0
         self.last_ms = float("nan")
+        self.warm = warm
+        self._warm_cb = None
         self._building = True
         self._opt_widgets: dict = {}
         self._drawn_view = None
+        self._drawn_first = None  # the curve whose per-block norms are drawn
         self.message = pn.pane.HTML("", visible=False, css_classes=_cls("message"), sizing_mode="stretch_width")
         self.status = pn.pane.HTML("starting…", css_classes=_cls("status"))
         self._controls()
@@ -125,6 +136,8 @@ class Playground:
         self.optimizers = pn.widgets.MultiChoice(label=f"optimizers (at most {MAX_OPTIMIZERS})", options=list(CHOICES),
                                                  value=labels, max_items=MAX_OPTIMIZERS, css_classes=_cls("optimizers"),
                                                  width=300)
+        # an optimizer's card is made when first chosen and hidden, not removed, when dropped: a
+        # second choice toggles a visibility instead of sending widgets and re-laying the page out
         for c in s.optimizers:
             self._opt_card(c.label, c)
         self.optimizers.param.watch(self._on_optimizers, "value")
@@ -179,17 +192,21 @@ class Playground:
         ws["schedule"] = pn.widgets.Select(label="schedule", options=["constant", "step", "cosine"],
                                            value=choice.schedule[0], css_classes=_cls(f"{key}-schedule"), width=300)
         sched = choice.schedule
-        ws["every"] = pn.widgets.EditableIntSlider(label="step: every / cosine: total", start=1, end=2000,
-                                                   value=int(sched[1]) if len(sched) > 1 else 100, width=300)
-        ws["gamma"] = pn.widgets.EditableFloatSlider(label="step: gamma / cosine: final", start=0.0, end=1.0, step=0.05,
-                                                     value=float(sched[2]) if len(sched) > 2 else 0.5, width=300)
+        # plain number boxes, not sliders: one Bokeh model each instead of a slider, a box and a
+        # layout (the page's start-up is mostly building widget models)
+        ws["every"] = pn.widgets.IntInput(label="step: every / cosine: total", start=1, end=100_000,
+                                          value=int(sched[1]) if len(sched) > 1 else 100, width=300,
+                                          css_classes=_cls(f"{key}-every"))
+        ws["gamma"] = pn.widgets.FloatInput(label="step: gamma / cosine: final", start=0.0, end=1.0, step=0.05,
+                                            value=float(sched[2]) if len(sched) > 2 else 0.5, width=300,
+                                            css_classes=_cls(f"{key}-gamma"))
         ws["every"].visible = ws["gamma"].visible = choice.schedule[0] != "constant"
 
         def show(event, ws=ws):
             ws["every"].visible = ws["gamma"].visible = event.new != "constant"
         ws["schedule"].param.watch(show, "value")
         for h, w in ws.items():
-            event = "value" if h == "schedule" else "value_throttled"
+            event = "value" if h in ("schedule", "every", "gamma") else "value_throttled"
             w.param.watch(lambda e, label=label, h=h: self._changed(f"opt.{label}.{h}"), event)
         card = pn.Card(*ws.values(), title=label, collapsed=False, width=320, css_classes=_cls(f"card-{key}"),
                        header_color=COLORS[label])
@@ -205,11 +222,15 @@ class Playground:
         self._changed("problem")
 
     def _on_optimizers(self, event):
-        for label in event.new:
-            if label not in self._opt_widgets:
+        with pn.io.hold():
+            new = [l for l in event.new if l not in self._opt_widgets]
+            for label in new:
                 self._opt_card(label)
-        self.opts_box.objects = [self._opt_widgets[l]["card"] for l in event.new]
-        self._changed("optimizers")
+            if new:
+                self.opts_box.extend([self._opt_widgets[l]["card"] for l in new])
+            for label, ws in self._opt_widgets.items():
+                ws["card"].visible = label in event.new
+            self._changed("optimizers")
 
     def _changed(self, what: str):
         if self._building:
@@ -256,16 +277,37 @@ class Playground:
         self._status(error=True)
 
     def _status(self, error: bool = False):
+        warming = self.warming
+        note = (" · <b>warming up the engine</b> (loading numba's compiled kernels): the problem's views are live, "
+                "the curves appear when it is ready" if warming else "")
         self.status.object = (f'<span id="hq-status" data-updates="{self.updates}" data-ms="{self.last_ms:.1f}" '
-                              f'data-error="{int(error)}">update {self.updates} · evaluate {self.last_ms:.0f} ms'
-                              f'{" · last change rejected" if error else ""}</span>')
+                              f'data-error="{int(error)}" data-warming="{int(warming)}">update {self.updates} · '
+                              f'evaluate {self.last_ms:.0f} ms{" · last change rejected" if error else ""}{note}</span>')
+
+    @property
+    def warming(self) -> bool:
+        return self.warm is not None and not self.warm.is_set()
+
+    def start_warm(self):
+        """Start the engine's warm-up (once per server) and redraw with the curves when it is done."""
+        if not self.warming:
+            return
+        self.warm.start()
+        log.info("playground: warm-up started; watching for its end")
+        self._warm_cb = pn.state.add_periodic_callback(self._warm_done, period=100)
+
+    def _warm_done(self):
+        if self.warming:
+            return
+        self._warm_cb.stop()
+        self.refresh()
 
     def refresh(self, state: State | None = None):
         """Evaluate ``state`` (default: the current one) and redraw; on error keep the last plots."""
         state = state or self.state
         t0 = time.perf_counter()
         try:
-            snap = compute.evaluate(state)
+            snap = compute.evaluate(state, runs=not self.warming)
             code, sweep = codegen.as_code(state, snap.view.problem), codegen.as_sweep(state, snap.view.problem)
         except Exception as exc:  # noqa: BLE001 — whatever a control value does, the server lives on
             if not isinstance(exc, (ValueError, TypeError)):
@@ -274,12 +316,13 @@ class Playground:
             return
         self.state = state
         self.last_ms = 1e3 * (time.perf_counter() - t0)
-        self.message.visible = False
-        self._draw(snap)
-        self.code.object = f"<pre id='hq-code'>{html.escape(code)}</pre>"
-        self.sweep.object = f"<pre id='hq-sweep'>{html.escape(sweep)}</pre>"
-        self.updates += 1
-        self._status()
+        with pn.io.hold():  # one message to the browser for the whole redraw
+            self.message.visible = False
+            self._draw(snap)
+            self.code.object = f"<pre id='hq-code'>{html.escape(code)}</pre>"
+            self.sweep.object = f"<pre id='hq-sweep'>{html.escape(sweep)}</pre>"
+            self.updates += 1
+            self._status()
 
     # -- plots -----------------------------------------------------------------------------------
     def _plots(self):
@@ -287,7 +330,10 @@ class Playground:
         self.fig_loss = figure(title="loss ℓ_t/ℓ_0: median, 10–90 % band; dashed: bound", y_axis_type="log",
                                x_axis_label="step", **kw)
         self.fig_grad = figure(title="‖g_t‖/‖g_0‖ (median, band)", y_axis_type="log", x_axis_label="step", **kw)
-        self.src = {}  # per optimizer label, its renderers made on first use (fewer models to build)
+        # one slot of renderers per race position, kept: a change of the race swaps data, colors and
+        # legend labels (one slot per starting optimizer now, more on first use, up to five)
+        self.slots = [self._slot(i) for i in range(max(1, len(self.state.optimizers)))]
+        self.src = {}  # label -> the data source showing it (the drawn optimizers)
         self.fig_blocks = figure(title="per-block ‖g_l‖ (median), first optimizer", y_axis_type="log",
                                  x_axis_label="step", **kw)
         self.src_blocks = ColumnDataSource(dict(xs=[], ys=[], color=[]))
@@ -314,50 +360,68 @@ class Playground:
         self.src_spec = ColumnDataSource(dict(x=[], y=[], color=[]))
         self.fig_spec.scatter("x", "y", color="color", source=self.src_spec, size=5, alpha=0.7)
 
-    def _source(self, label: str) -> ColumnDataSource:
-        if label not in self.src:
-            color = COLORS[label]
-            src = ColumnDataSource(dict(t=[], lm=[], ll=[], lh=[], gm=[], gl=[], gh=[], b=[]))
-            self.src[label] = src
-            self.fig_loss.varea("t", "ll", "lh", source=src, fill_color=color, fill_alpha=0.15)
-            self.fig_loss.line("t", "lm", source=src, color=color, line_width=2, legend_label=label)
-            self.fig_loss.line("t", "b", source=src, color=color, line_dash="dashed")
-            self.fig_grad.varea("t", "gl", "gh", source=src, fill_color=color, fill_alpha=0.15)
-            self.fig_grad.line("t", "gm", source=src, color=color, line_width=2)
-            legend = self.fig_loss.legend[0]
-            legend.location, legend.label_text_font_size, legend.background_fill_alpha = "bottom_left", "8pt", 0.5
-        return self.src[label]
+    def _slot(self, i: int) -> dict:
+        src = ColumnDataSource(dict(t=[], lm=[], ll=[], lh=[], gm=[], gl=[], gh=[], b=[]))
+        color = Category10_10[i]
+        fills = [self.fig_loss.varea("t", "ll", "lh", source=src, fill_color=color, fill_alpha=0.15),
+                 self.fig_grad.varea("t", "gl", "gh", source=src, fill_color=color, fill_alpha=0.15)]
+        lines = [self.fig_loss.line("t", "lm", source=src, color=color, line_width=2, legend_label=f"slot {i}"),
+                 self.fig_loss.line("t", "b", source=src, color=color, line_dash="dashed"),
+                 self.fig_grad.line("t", "gm", source=src, color=color, line_width=2)]
+        legend = self.fig_loss.legend[0]
+        legend.location, legend.label_text_font_size, legend.background_fill_alpha = "bottom_left", "8pt", 0.5
+        item = legend.items[-1]
+        item.visible = False
+        return dict(src=src, fills=fills, lines=lines, item=item, label=None, curve=None)
 
     def _draw(self, snap):
-        shown = {c.label for c in snap.curves}
-        for c in snap.curves:
-            self._source(c.label)
-        for label, src in self.src.items():
-            if label not in shown:
-                src.data = dict(t=[], lm=[], ll=[], lh=[], gm=[], gl=[], gh=[], b=[])
-        for item in self.fig_loss.legend[0].items:
-            item.visible = item.label.value in shown
-        for c in snap.curves:
-            b = c.bound_loss
-            k = _thin(c.steps.size)
-            self.src[c.label].data = dict(t=c.steps[k], lm=_pos(c.loss_med[k]), ll=_pos(c.loss_lo[k]),
-                                          lh=_pos(c.loss_hi[k]), gm=_pos(c.grad_med[k]), gl=_pos(c.grad_lo[k]),
-                                          gh=_pos(c.grad_hi[k]),
-                                          b=_pos(np.full(k.size, np.nan) if b is None else b[k]))
         v = snap.view
-        first = snap.curves[0]
-        nb = first.block_grad_med.shape[1]
-        palette = _palette(max(nb, len(v.block_eigs)))
-        k = _thin(first.steps.size)
-        self.src_blocks.data = dict(xs=[first.steps[k]] * nb, ys=[_pos(first.block_grad_med[k, l]) for l in range(nb)],
-                                    color=palette[:nb])
-        gd = [c for c in snap.state.optimizers if c.name == "gd"]
-        self.eta_span.location = gd[0].lr if gd else float("nan")
-        self.eta_span.visible = bool(gd)
+        palette = _palette(len(v.block_eigs))
+        if snap.curves:
+            self._draw_curves(snap)
         self.table.object = table_html(snap)
         if v is self._drawn_view:  # same problem: ρ_l(η), heatmap and spectra are on the page already
             return
         self._drawn_view = v
+        self._draw_problem(v, palette)
+
+    def _draw_curves(self, snap):
+        while len(self.slots) < len(snap.curves):
+            self.slots.append(self._slot(len(self.slots)))
+        for slot, c in zip(self.slots, snap.curves + (None,) * (len(self.slots) - len(snap.curves))):
+            if slot["curve"] is c:  # this curve (cached) is on the page already: send nothing
+                continue
+            slot["curve"] = c
+            if c is None:
+                slot["src"].data = dict(t=[], lm=[], ll=[], lh=[], gm=[], gl=[], gh=[], b=[])
+                slot["item"].visible = False
+                continue
+            if slot["label"] != c.label:
+                slot["label"] = c.label
+                for r in slot["fills"]:
+                    r.glyph.fill_color = COLORS[c.label]
+                for r in slot["lines"]:
+                    r.glyph.line_color = COLORS[c.label]
+                slot["item"].label = value(c.label)
+            slot["item"].visible = True
+            b = c.bound_loss
+            k = _thin(c.steps.size)
+            slot["src"].data = dict(t=c.steps[k], lm=_pos(c.loss_med[k]), ll=_pos(c.loss_lo[k]),
+                                    lh=_pos(c.loss_hi[k]), gm=_pos(c.grad_med[k]), gl=_pos(c.grad_lo[k]),
+                                    gh=_pos(c.grad_hi[k]), b=_pos(np.full(k.size, np.nan) if b is None else b[k]))
+        self.src = {slot["label"]: slot["src"] for slot in self.slots if slot["curve"] is not None}
+        first = snap.curves[0]
+        if first is not self._drawn_first:
+            self._drawn_first = first
+            nb = first.block_grad_med.shape[1]
+            k = _thin(first.steps.size)
+            self.src_blocks.data = dict(xs=[first.steps[k]] * nb, ys=[_pos(first.block_grad_med[k, l]) for l in range(nb)],
+                                        color=_palette(nb))
+        gd = [c for c in snap.state.optimizers if c.name == "gd"]
+        self.eta_span.location = gd[0].lr if gd else float("nan")
+        self.eta_span.visible = bool(gd)
+
+    def _draw_problem(self, v, palette):
         self.src_rho.data = dict(xs=[v.eta] * len(v.rho), ys=list(v.rho), color=palette[:len(v.rho)])
         self.src_rho_all.data = dict(x=v.eta, y=v.rho_global)
         if v.abs_h is not None:
@@ -365,17 +429,14 @@ class Playground:
                 img = np.log10(v.abs_h / v.abs_h.max())
             img[~np.isfinite(img)] = -16
             d = img.shape[0]
-            self.src_h.data = dict(image=[img], dw=[d], dh=[d])
+            self.src_h.data = dict(image=[img.astype(np.float32)], dw=[d], dh=[d])  # half the bytes to send
             self.cmap.low = max(-8.0, float(np.min(img[img > -16])) if np.any(img > -16) else -8.0)
             self.cmap.high = 0.0
             self.src_outline.data = dict(l=[a for a, _ in v.offsets], r=[b for _, b in v.offsets],
                                          t=[b for _, b in v.offsets], b=[a for a, _ in v.offsets])
-        xs, ys, cs = [], [], []
-        for l, e in enumerate(v.block_eigs):
-            xs += list(l + np.linspace(-0.3, 0.3, e.size))
-            ys += list(e)
-            cs += [palette[l]] * e.size
-        self.src_spec.data = dict(x=xs, y=ys, color=cs)
+        xs = np.concatenate([l + np.linspace(-0.3, 0.3, e.size) for l, e in enumerate(v.block_eigs)])
+        cs = [palette[l] for l, e in enumerate(v.block_eigs) for _ in range(e.size)]
+        self.src_spec.data = dict(x=xs, y=np.concatenate(v.block_eigs), color=cs)
         self.fig_spec.title.text = f"block spectra · JS⁰ = {v.js0:.3f}"
 
 
@@ -431,6 +492,8 @@ def table_html(snap) -> str:
     rows = ["<table class='hq-race' style='border-collapse:collapse;font-size:13px;margin-top:6px'><tr>"
             "<th>optimizer</th><th>iterations to tol (median)</th><th>stop reasons</th><th>bound</th>"
             "<th>bound iterations</th><th>slack (bound/measured)</th><th>κ(P)</th><th>ψ = κ(P)/max κ_l</th></tr>"]
+    if not snap.curves:
+        rows.append("<tr><td colspan='8'><i>the race runs when the engine is warm</i></td></tr>")
     for c in snap.curves:
         reasons = ", ".join(f"{k} {c.stop_reasons.count(k)}" for k in dict.fromkeys(c.stop_reasons))
         rows.append(f"<tr><td style='color:{COLORS[c.label]}'><b>{html.escape(c.label)}</b></td>"

@@ -1,13 +1,22 @@
 """What the page shows, computed from a ``State``: runs, bounds, structure numbers (no web code here).
 
-``evaluate(state)`` is pure and deterministic. Problem-level quantities (|H|, block spectra, JS⁰,
-τ) are cached per (family, parameters, seed), so moving an optimizer's slider only re-runs the
-optimizers.
+``evaluate(state)`` is pure and deterministic. What a change does not invalidate is cached: the
+problem and its views (|H|, block spectra, JS⁰, τ) per (family, parameters, seed), the initial
+points per problem and batch, each optimizer's curve per everything it depends on; so moving one
+optimizer's slider re-runs that optimizer only. The runs that are needed go to a small thread pool
+(the numba kernels release the GIL), each on one numba thread, while the calling thread computes
+the problem's views; a run's numbers do not depend on which thread ran it.
+
+``WarmUp`` loads the compiled kernels in a background thread, so a server can show its first page
+before numba is ready (``Playground`` shows a "warming up" note until it is).
 """
 from __future__ import annotations
 
 import functools
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,11 +100,34 @@ def _key(state: State):
 
 
 @functools.lru_cache(maxsize=32)
+def _problem(key):
+    name, params, seed = key
+    return build_problem(State(problem=name, params=params, seed=seed))
+
+
+@functools.lru_cache(maxsize=32)
+def _initial_points(key, batch: int, gini) -> np.ndarray:
+    w0 = initial_points(State(problem=key[0], params=key[1], seed=key[2], batch=batch, gini=gini), _problem(key))
+    w0.setflags(write=False)  # shared by every run of the race
+    return w0
+
+
+@functools.lru_cache(maxsize=32)
+def _start_numbers(key, batch: int, gini) -> tuple:
+    """(median Gini of g0's block norms, median L_G(w0)/L_P) over the batch of initial points."""
+    from hetquad import problems
+
+    p, w0 = _problem(key), _initial_points(key, batch, gini)
+    het = problems.gradient_heterogeneity(p, w0)
+    lg = float(np.median(np.atleast_1d(problems.l_g(p, w0)))) / _problem_view(key).l_p
+    return float(np.median(np.atleast_1d(het.gini))), lg
+
+
+@functools.lru_cache(maxsize=32)
 def _problem_view(key) -> ProblemView:
     from hetquad import problems
 
-    name, params, seed = key
-    p = build_problem(State(problem=name, params=params, seed=seed))
+    p = _problem(key)
     eigs = tuple(np.asarray(e) for e in p.block_eigvals)
     h = p.hessian() if p.d <= HEATMAP_MAX_D else None
     block_taus = np.array([problems.tau(b) for b in p.blocks])
@@ -152,27 +184,30 @@ def _bound(choice, opt, p, w0, tol):
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_curve(key, choice) -> Curve:
+def _cached_curve(key, choice, per_block: bool) -> Curve:
     state = State(problem=key[0], params=key[1], seed=key[2], batch=key[3], gini=key[4], steps=key[5],
                   tol=key[6], engine=key[7])
-    view = problem_view(state)
-    return run_curve(state, choice, view.problem, initial_points(state, view.problem))
+    pkey = _key(state)
+    _one_numba_thread(state.engine)
+    return run_curve(state, choice, _problem(pkey), _initial_points(pkey, state.batch, state.gini),
+                     per_block=per_block)
 
 
-def curve(state: State, choice) -> Curve:
+def curve(state: State, choice, *, per_block: bool = True) -> Curve:
     """``run_curve`` memoised on everything it depends on: moving one optimizer's slider re-runs
     that optimizer only (runs are deterministic, so a cached curve is the curve)."""
     key = (state.problem, state.params, state.seed, state.batch, state.gini, state.steps, state.tol,
            state.engine)
-    return _cached_curve(key, choice)
+    return _cached_curve(key, choice, per_block)
 
 
-def run_curve(state: State, choice, p, w0) -> Curve:
-    """Run one optimizer of the race on the batch ``w0`` and summarise it."""
+def run_curve(state: State, choice, p, w0, *, per_block: bool = True) -> Curve:
+    """Run one optimizer of the race on the batch ``w0`` and summarise it (``per_block``: also
+    record ‖g_l‖, which only the per-block view of the first optimizer draws)."""
     from hetquad import sims
 
     opt = build_optimizer(choice, p)
-    res = sims.run(p, opt, state.steps, w0=w0, engine=state.engine, per_block=True)
+    res = sims.run(p, opt, state.steps, w0=w0, engine=state.engine, per_block=per_block)
     with np.errstate(divide="ignore", invalid="ignore"):
         loss = res.loss / res.loss[:, :1]
         grad = res.grad_norm / res.grad_norm[:, :1]
@@ -186,8 +221,91 @@ def run_curve(state: State, choice, p, w0) -> Curve:
                  tuple(res.stop_reason), name, rate, b_its, kp, r)
 
 
-def evaluate(state: State) -> Snapshot:
-    """Every number and curve of the page for ``state``.
+_local = threading.local()
+
+
+def _one_numba_thread(engine: str) -> None:
+    """Run this thread's numba kernels on one thread: the race is parallel over optimizers
+    instead, which needs no synchronisation between threads inside a run."""
+    if engine not in ("auto", "numba") or getattr(_local, "one_thread", False):
+        return
+    try:
+        import numba
+    except ImportError:
+        return
+    numba.set_num_threads(1)  # thread-local in numba
+    _local.one_thread = True
+
+
+_pool: ThreadPoolExecutor | None = None
+_workers = min(2, os.cpu_count() or 1)
+
+
+def set_workers(n: int | None) -> None:
+    """Run at most ``n`` optimizers at once (None: one per core, at most 8)."""
+    global _pool, _workers
+    n = min(8, os.cpu_count() or 1) if n is None else int(n)
+    if n < 1:
+        raise ValueError(f"workers must be >= 1, got {n}")
+    if n != _workers and _pool is not None:
+        _pool.shutdown(wait=False)
+        _pool = None
+    _workers = n
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_workers, thread_name_prefix="hetquad-playground")
+    return _pool
+
+
+class WarmUp:
+    """Evaluate ``state`` once in a background thread, started by ``start()`` (idempotent);
+    ``is_set()`` tells when it finished.
+
+    It loads numba's compiled kernels (from numba's on-disk cache after the first run on a
+    machine: seconds, not the minutes of a first compile) and leaves the state's curves in the
+    cache, so a server can show its page first and the curves when the engine is ready. An error
+    is not kept: the page's own ``evaluate`` meets it again and shows its message.
+    """
+
+    def __init__(self, state: State):
+        self.state = state
+        self.wall_s = float("nan")
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "WarmUp":
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="hetquad-playground-warm-up", daemon=True)
+                self._thread.start()
+        return self
+
+    def _work(self):
+        import time
+
+        t0 = time.perf_counter()
+        try:
+            evaluate(self.state)
+        except Exception:  # noqa: BLE001 — the page's own evaluate reports it
+            pass
+        finally:
+            self.wall_s = time.perf_counter() - t0
+            self._done.set()
+
+    def is_set(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+
+def evaluate(state: State, *, runs: bool = True) -> Snapshot:
+    """Every number and curve of the page for ``state`` (``runs=False``: the problem's numbers
+    only, no optimizer runs, ``curves`` empty).
 
     Raises
     ------
@@ -196,8 +314,6 @@ def evaluate(state: State) -> Snapshot:
         constructors of ``problems`` and ``sims`` raise it.
     """
     import time
-
-    from hetquad import problems
 
     t0 = time.perf_counter()
     if not 1 <= state.batch <= 64:
@@ -208,11 +324,16 @@ def evaluate(state: State) -> Snapshot:
         raise ValueError(f"tol must be in (0, 1), got {state.tol}")
     if not 1 <= len(state.optimizers) <= 7:
         raise ValueError(f"choose between 1 and 7 optimizers, got {len(state.optimizers)}")
-    view = problem_view(state)
-    p = view.problem
-    w0 = initial_points(state, p)
-    het = problems.gradient_heterogeneity(p, w0)
-    gini = float(np.median(np.atleast_1d(het.gini)))
-    lg = float(np.median(np.atleast_1d(problems.l_g(p, w0)))) / view.l_p
-    curves = tuple(curve(state, c) for c in state.optimizers)
+    key = _key(state)
+    _initial_points(key, state.batch, state.gini)  # a bad Gini fails here, before any run starts
+    # runs first (in the pool), the problem's views meanwhile here; only the first optimizer's
+    # per-block norms are drawn, so only its run records them
+    jobs = [_executor().submit(curve, state, c, per_block=i == 0) for i, c in enumerate(state.optimizers)] if runs else []
+    try:
+        view = problem_view(state)
+        gini, lg = _start_numbers(key, state.batch, state.gini)
+    finally:
+        for j in jobs:  # wait for every run, so none outlives a failing view
+            j.exception()
+    curves = tuple(j.result() for j in jobs)
     return Snapshot(state, view, gini, lg, curves, time.perf_counter() - t0)

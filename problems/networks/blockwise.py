@@ -102,6 +102,11 @@ class BlockSpectra:
         Wall time per block.
     model : str
         The module's class name.
+    shapes : tuple of (rows, cols) or None
+        Per block, the parameter tensor's matrix shape when the block is one whole tensor of
+        ndim >= 2 (rows = shape[0], cols = the product of the rest: vec order = ``reshape(-1)``,
+        row-major, as ``problems.BlockQuadratic.shapes``); None for vectors (biases, norms) and for
+        blocks made of parts of tensors. Empty for records built before shapes were kept.
     """
 
     names: tuple
@@ -117,6 +122,7 @@ class BlockSpectra:
     n_hvp: tuple
     seconds: tuple
     model: str = ""
+    shapes: tuple = ()
 
     @property
     def n_blocks(self) -> int:
@@ -477,7 +483,16 @@ def blockwise_spectra(model, loss_fn, batch, *, partition="parameters", method: 
     return BlockSpectra(names=tuple(b.name for b in blocks), sizes=tuple(b.size for b in blocks),
                         spectra=tuple(spectra), method=method, n_v=n_v, m=m, reorthogonalize=bool(reorthogonalize),
                         exact_max_size=exact_max_size, seed=seed, loss=value, n_hvp=tuple(n_hvp),
-                        seconds=tuple(seconds), model=type(model).__name__)
+                        seconds=tuple(seconds), model=type(model).__name__,
+                        shapes=tuple(_matrix_shape(b, model) for b in blocks))
+
+
+def _matrix_shape(block: ParameterBlock, model):
+    """(rows, cols) of a block that is one whole parameter tensor of ndim >= 2, else None."""
+    if len(block.entries) != 1 or block.entries[0][1] is not None:
+        return None
+    shape = tuple(dict(model.named_parameters())[block.entries[0][0]].shape)
+    return (int(shape[0]), int(np.prod(shape[1:]))) if len(shape) >= 2 else None
 
 
 def _measure(loss, blocks, streams, *, method, n_v, m, reorthogonalize, exact_max_size, chunk):

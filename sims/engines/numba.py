@@ -12,8 +12,8 @@ active set, so later chunks skip them.
 Formulation: (a) instance-blocked (``width`` instances per unit, a small GEMM per step) for wide
 batches, (b) one instance per unit (column-update matvecs) for narrow ones; chosen by shape.
 
-The optimizer arrives as its family record (``sims.optimizers.FAMILIES``: GDRecord, SignRecord,
-AdamRecord) with one value per run of every hyper-parameter; a column of the state carries its
+The optimizer arrives as its family record (``sims.optimizers.FAMILIES``: GDRecord,
+MomentumRecord, SignRecord, AdamRecord) with one value per run of every hyper-parameter; a column of the state carries its
 run's values, so a run computes the same bits alone or in any batch. ``GaussianNoise`` adds
 σ·ξ from the counter-based stream of ``sims.noise`` (keyed by the run's index in the batch), so
 a rollback re-draws exactly the same noise. Stop decisions are ``sims.stopping``'s.
@@ -25,13 +25,16 @@ import math
 import numpy as np
 
 from .. import stopping
-from ..optimizers import FAMILIES, AdamRecord, SignRecord
+from ..optimizers import FAMILIES, AdamRecord, MomentumRecord, SignRecord
 from . import Task, Trajectory
 from ..noise import GaussianNoise, run_keys, scale_tiles
 from . import batched
 
 NAME = "numba"
-FAMILY_CODES = {"gd": 0, "sign": 1, "adam": 2}  # numba_kernels.GD, SIGN, ADAM, by sims.optimizers.FAMILIES
+FAMILY_CODES = {"gd": 0, "sign": 1, "adam": 2, "momentum": 3}  # numba_kernels.GD, SIGN, ADAM, MOMENTUM
+VARIANT_CODES = {"adam": 0, "nadam": 1, "radam": 2}             # numba_kernels.ADAM_STEP, NADAM_STEP, RADAM_STEP
+DECAY_CODES = {"none": 0, "coupled": 1, "decoupled": 2}         # numba_kernels.NO_DECAY, COUPLED, DECOUPLED
+REDUCER_CODES = {"mean": 0, "max": 1, "min": 2, "norm": 3}      # numba_kernels.R_MEAN, R_MAX, R_MIN, R_NORM
 assert set(FAMILY_CODES) == set(FAMILIES), "every optimizer family needs its numba branch"
 NARROW_BATCH = 8            # batches below this use formulation (b) (measured: batch 4 runs 2x faster in (b))
 TILE_BYTES = 32 * 1024      # E scratch per unit (rows × width doubles) in formulation (a)
@@ -156,11 +159,9 @@ def simulate(task: Task) -> Trajectory:
         sflat = np.concatenate([s.ravel() for s in scale_tiles(p)])
     static = dict(wstar=np.ascontiguousarray(p.w_star, dtype=np.float64), hflat=hflat, hoff=hoff,
                   toff=toff, gtile=gtile, blk=blk, vids=vids, vcounts=vcounts,
-                  factors=np.ascontiguousarray(task.factors, dtype=np.float64),
-                  c1=np.ascontiguousarray(rec.c1) if family == "adam" else np.ones((1, 1)),
-                  c2=np.ascontiguousarray(rec.c2) if family == "adam" else np.ones((1, 1)),
+                  **_kernel_tables(task, rec if family == "adam" else None, runs),
                   family=FAMILY_CODES[family], v0_g0sq=family == "adam" and rec.v0 == "g0sq",
-                  v_block=part is not None, n_parts=n_parts, sflat=sflat,
+                  v_block=part is not None, n_parts=n_parts, sflat=sflat, **_flags(rec),
                   noise_kind=(K_NOISE["none"] if noise is None else K_NOISE[noise.covariance]),
                   sigma=0.0 if noise is None else float(noise.sigma))
     formulation = choose_formulation(n)
@@ -233,16 +234,55 @@ def simulate(task: Task) -> Trajectory:
     return Trajectory(out_loss, out_gn, out_bn, iterations, stop, final, w_final)
 
 
+def _kernel_tables(task: Task, adam, runs: dict) -> dict:
+    """``factors``, ``c1``, ``c2`` (T, U) indexed by the per-run column id ``runs['corr']`` (updated).
+
+    A column is a distinct (schedule, bias-correction pair): the schedule's factor table is
+    (steps,) or, with per-run schedule parameters, (steps, n) (``sims.schedules``); Adam's bias
+    tables have one column per distinct (β1, β2) (``rec.corr``).
+    """
+    steps = task.factors.shape[0]
+    cols = task.factors if task.factors.ndim == 2 else task.factors[:, None]  # (steps, 1) or (steps, n)
+    uniq, sid = np.unique(cols, axis=1, return_inverse=True) if cols.shape[1] > 1 else (cols, np.zeros(1, np.int64))
+    sid = np.broadcast_to(sid.ravel(), (task.n,))
+    corr = runs["corr"] if adam is not None else np.zeros(task.n, dtype=np.int64)
+    joint, new = np.unique(np.stack([sid, corr], axis=1), axis=0, return_inverse=True)
+    runs["corr"] = np.ascontiguousarray(new.ravel(), dtype=np.int64)
+    T = max(steps, 1)
+    factors = np.ones((T, joint.shape[0]))
+    factors[:steps] = uniq[:, joint[:, 0]]
+    if adam is None:
+        ones = np.ones((1, joint.shape[0]))
+        return dict(factors=factors, c1=ones, c2=ones, extra=np.ones((1, joint.shape[0], 1)))
+    return dict(factors=factors, c1=np.ascontiguousarray(adam.c1[:, joint[:, 1]]),
+                c2=np.ascontiguousarray(adam.c2[:, joint[:, 1]]),
+                extra=np.ascontiguousarray(adam.extra[:, joint[:, 1]]))
+
+
+def _flags(rec) -> dict:
+    """The record's static switches as the kernel's integer codes (neutral for other families)."""
+    adam = isinstance(rec, AdamRecord)
+    return dict(variant=VARIANT_CODES[rec.variant] if adam else 0,
+                decay=DECAY_CODES[rec.decay] if adam else 0,
+                nesterov=bool(rec.nesterov) if isinstance(rec, MomentumRecord) else False,
+                reducer=REDUCER_CODES[rec.reducer] if adam else 0)
+
+
 def _per_run_arrays(rec, n: int) -> dict:
-    """The kernel's per-run arguments, last axis = runs: LR (d, n) for GD/sign, (1, n) unused
-    for Adam; lrc, beta1, beta2, eps, corr (n,) (unused ones hold neutral values)."""
+    """The kernel's per-run arguments, last axis = runs: LR (d, n) for GD/momentum/sign, (1, n)
+    unused for Adam; lrc, beta1, beta2, eps, wd, damp, corr (n,) (unused ones hold neutral
+    values). Momentum SGD: beta1 = μ, damp = δ; sign descent: beta1, beta2 = Lion's β1, β2."""
     ones, zeros = np.ones(n), np.zeros(n)
     if isinstance(rec, AdamRecord):
         return dict(LR=np.zeros((1, n)), lrc=rec.lr.copy(), beta1=rec.beta1.copy(), beta2=rec.beta2.copy(),
-                    eps=rec.eps.copy(), corr=rec.corr.copy())
-    momentum = rec.momentum.copy() if isinstance(rec, SignRecord) else zeros
-    return dict(LR=np.ascontiguousarray(rec.lr.T), lrc=ones, beta1=momentum, beta2=zeros, eps=zeros,
-                corr=np.zeros(n, dtype=np.int64))
+                    eps=rec.eps.copy(), wd=rec.weight_decay.copy(), damp=zeros, corr=rec.corr.copy())
+    out = dict(LR=np.ascontiguousarray(rec.lr.T), lrc=ones, beta1=zeros, beta2=zeros, eps=zeros, wd=zeros,
+               damp=zeros, corr=np.zeros(n, dtype=np.int64))
+    if isinstance(rec, SignRecord):
+        out.update(beta1=rec.beta1.copy(), beta2=rec.beta2.copy(), wd=rec.weight_decay.copy())
+    elif isinstance(rec, MomentumRecord):
+        out.update(beta1=rec.momentum.copy(), damp=rec.dampening.copy(), wd=rec.weight_decay.copy())
+    return out
 
 
 def _record(out_loss, out_gn, out_bn, ids, slots, loss, gsq, gsqp) -> None:

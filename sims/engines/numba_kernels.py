@@ -13,8 +13,10 @@ unit the state is copied into contiguous scratch of shape (rows, width), instanc
 Both are the same ``block_product`` helper and accumulate every output over k in the same order
 with separate multiply and add (``fastmath=False``), so they are bit-identical per instance and an
 instance never depends on which other instances share its unit. The optimizer family is an integer
-scalar (GD, SIGN, ADAM: the records of ``sims.optimizers.FAMILIES``), one compiled kernel for all
-of them; every hyper-parameter is per run (per column).
+scalar (GD, MOMENTUM, SIGN, ADAM: the records of ``sims.optimizers.FAMILIES``), one compiled kernel
+for all of them; every hyper-parameter is per run (per column). Within a family, small integer
+switches select the rule: Adam's direction (Adam, NAdam, RAdam), its weight decay (none, coupled,
+decoupled) and Adam-mini's block reducer (mean, max, min, 2-norm); SGD's ``nesterov``.
 """
 from __future__ import annotations
 
@@ -25,7 +27,10 @@ import types
 
 from .. import noise as _noise
 
-GD, SIGN, ADAM = 0, 1, 2
+GD, SIGN, ADAM, MOMENTUM = 0, 1, 2, 3
+ADAM_STEP, NADAM_STEP, RADAM_STEP = 0, 1, 2   # AdamRecord.variant
+NO_DECAY, COUPLED, DECOUPLED = 0, 1, 2         # AdamRecord.decay
+R_MEAN, R_MAX, R_MIN, R_NORM = 0, 1, 2, 3      # AdamRecord.reducer
 NO_NOISE, IDENTITY_NOISE, HESSIAN_NOISE = 0, 1, 2
 _OPTS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
 
@@ -110,35 +115,92 @@ def _sign(x):
 
 
 @njit(**_OPTS)
-def _update(family, t, w, g, m, v, e, lr, wstar, sq, sq_sum, vids, vcounts, factors, c1, c2,
-            b1, b2, ep, lrc, corr, step_c, inv_c2, v0_g0sq, v_block):
+def _adam_step(variant, wi, gi, mi, vr, s0, s1, s2, s3, ep):
+    """w after the step of one coordinate from the moments m and the (reduced) second moment vr.
+
+    Per-column scalars: ADAM s0 = f·lr/c1, s1 = 1/c2; NADAM s0, s1 = the two addcdiv values,
+    s2 = 1 − β2^t; RADAM s0 = f·lr, s1 = 1 − β1^t, s2 = (1 − β2^t)^½, s3 = r_t (≤ 0: un-adapted).
+    Zero numerators leave w as it is (0/0 := 0 when ε = 0, ``optimizers.scaled``).
+    """
+    if variant == ADAM_STEP:
+        if mi != 0.0:
+            wi = wi - s0 * (mi / (np.sqrt(vr) * s1 + ep))
+    elif variant == NADAM_STEP:  # torch: denom = √(v/(1−β2^t)) + ε; two addcdiv
+        d = np.sqrt(vr / s2) + ep
+        if gi != 0.0:
+            wi = wi + (s0 * gi) / d
+        if mi != 0.0:
+            wi = wi + (s1 * mi) / d
+    elif mi != 0.0:  # RADAM
+        bcm = mi / s1
+        if s3 > 0.0:
+            wi = wi - ((bcm * s0) * (s2 / (np.sqrt(vr) + ep))) * s3
+        else:
+            wi = wi - bcm * s0
+    return wi
+
+
+@njit(**_OPTS)
+def _update(family, t, w, g, m, v, e, lr, wstar, sq, sq_sum, vids, vcounts, factors, c1, c2, extra,
+            b1, b2, ep, wd, dp, lrc, corr, step_c, inv_c2, sc, v0_g0sq, v_block, variant, decay, nesterov, reducer):
     """One optimizer step on (rows, width) scratch; also e ← w − w* for the next product.
 
-    Per-run hyper-parameters are per column c: ``lr`` (rows, width) for GD and sign descent,
-    ``lrc``, ``b1``, ``b2``, ``ep`` (width,) for Adam, ``b1`` the sign momentum; ``corr[c]`` is
-    the column of the bias tables ``c1``/``c2``. GD, sign descent and Adam without bias
-    correction use exactly the operations of ``sims.optimizers``; with bias correction Adam
-    applies lr·(f/(1−β1^t)) and √v·(1/√(1−β2^t)) — one division per step and run instead of two
-    per coordinate — which moves results by about one ulp per step.
+    Per-run hyper-parameters are per column c: ``lr`` (rows, width) for GD, momentum SGD and sign
+    descent, ``lrc``, ``b1``, ``b2``, ``ep`` (width,) for the Adam family, ``b1`` the momentum μ
+    and ``dp`` the dampening of SGD, ``b1``/``b2`` Lion's (Signum's) betas, ``wd`` the weight decay
+    (coupled for SGD and ``decay == COUPLED``, decoupled for sign descent and ``DECOUPLED``);
+    ``corr[c]`` is the column of the per-step tables ``factors``, ``c1``/``c2`` and ``extra``
+    (``numba._kernel_tables``: one column per distinct schedule and hyper tuple). Every family uses
+    exactly the operations of its ``sims.optimizers`` update, except that with bias correction
+    Adam applies lr·(f/(1−β1^t)) and √v·(1/√(1−β2^t)) — one division per step and run instead of
+    two per coordinate — which moves results by about one ulp per step. With the momentum family
+    the input ``g`` is overwritten by g + λ·w (the engine recomputes g right after).
     """
-    f = factors[t]
     rows, width = w.shape
+    if family != ADAM:
+        for c in range(width):
+            step_c[c] = factors[t, corr[c]]
     if family == GD:
         for i in range(rows):
             ws = wstar[i]
             for c in range(width):
-                w[i, c] = w[i, c] - (f * lr[i, c]) * g[i, c]
+                w[i, c] = w[i, c] - (step_c[c] * lr[i, c]) * g[i, c]
                 e[i, c] = w[i, c] - ws
-    elif family == SIGN:
+    elif family == MOMENTUM:  # torch.optim.SGD: buf = g at t = 0, then μ·buf + (1−δ)·g
+        first = t == 0
         for i in range(rows):
             ws = wstar[i]
             for c in range(width):
-                b = b1[c] * m[i, c] + (1.0 - b1[c]) * g[i, c]
-                m[i, c] = b
-                w[i, c] = w[i, c] - (f * lr[i, c]) * _sign(b)
+                gi = g[i, c] + wd[c] * w[i, c]
+                mu = b1[c]
+                d = gi
+                if mu != 0.0:
+                    b = gi if first else mu * m[i, c] + (1.0 - dp[c]) * gi
+                    m[i, c] = b
+                    d = gi + mu * b if nesterov else b
+                w[i, c] = w[i, c] - (step_c[c] * lr[i, c]) * d
+                e[i, c] = w[i, c] - ws
+    elif family == SIGN:  # Lion's order; Signum: b1 = b2, wd = 0 (w·1 = w exactly)
+        for i in range(rows):
+            ws = wstar[i]
+            for c in range(width):
+                gi, mi = g[i, c], m[i, c]
+                b = b1[c] * mi + (1.0 - b1[c]) * gi
+                m[i, c] = b2[c] * mi + (1.0 - b2[c]) * gi
+                lt = step_c[c] * lr[i, c]
+                w[i, c] = w[i, c] * (1.0 - lt * wd[c]) - lt * _sign(b)
                 e[i, c] = w[i, c] - ws
     else:
-        if v_block:  # block mean of g², summed in coordinate order like np.add.at
+        if decay != NO_DECAY:
+            for c in range(width):
+                step_c[c] = lrc[c] * factors[t, corr[c]]
+            for i in range(rows):
+                for c in range(width):
+                    if decay == COUPLED:  # torch: grad.add(param, alpha=λ)
+                        g[i, c] = g[i, c] + wd[c] * w[i, c]
+                    else:  # torch: param.mul_(1 − lr·λ)
+                        w[i, c] = w[i, c] * (1.0 - step_c[c] * wd[c])
+        if v_block and reducer == R_MEAN:  # block mean of g², summed in coordinate order like np.add.at
             sq_sum[:] = 0.0
             for i in range(rows):
                 acc = sq_sum[vids[i]]
@@ -153,20 +215,85 @@ def _update(family, t, w, g, m, v, e, lr, wstar, sq, sq_sum, vids, vcounts, fact
                 for c in range(width):
                     sq[i, c] = g[i, c] * g[i, c]
         first = v0_g0sq and t == 0
-        for c in range(width):  # exactly 1 and 1 without bias correction (c1 = c2 = 1)
-            step_c[c] = lrc[c] * (f / c1[t, corr[c]])
-            inv_c2[c] = 1.0 / c2[t, corr[c]]
-        for i in range(rows):
-            ws = wstar[i]
+        for c in range(width):  # the variant's per-run scalars of step t
+            u, f = corr[c], factors[t, corr[c]]
+            if variant == ADAM_STEP:  # exactly 1 and 1 without bias correction (c1 = c2 = 1)
+                step_c[c] = sc[0, c] = lrc[c] * (f / c1[t, u])
+                inv_c2[c] = sc[1, c] = 1.0 / c2[t, u]
+            elif variant == NADAM_STEP:
+                lt = lrc[c] * f
+                sc[0, c] = (-lt * extra[t, u, 1]) / extra[t, u, 2]
+                sc[1, c] = (-lt * extra[t, u, 3]) / extra[t, u, 4]
+                sc[2, c] = extra[t, u, 0]
+            else:
+                sc[0, c] = lrc[c] * f
+                sc[1, c] = extra[t, u, 0]
+                sc[2, c] = extra[t, u, 1]
+                sc[3, c] = extra[t, u, 2]
+        if v_block and reducer != R_MEAN:  # Adam's v per coordinate, the step from its block max/min/2-norm
+            for i in range(rows):
+                for c in range(width):
+                    vi = sq[i, c] if first else v[i, c]
+                    m[i, c] = b1[c] * m[i, c] + (1.0 - b1[c]) * g[i, c]
+                    v[i, c] = b2[c] * vi + (1.0 - b2[c]) * sq[i, c]
+            _block_reduce(v, sq, sq_sum, vids, reducer)
+            for i in range(rows):
+                ws = wstar[i]
+                for c in range(width):
+                    w[i, c] = _adam_step(variant, w[i, c], g[i, c], m[i, c], sq[i, c],
+                                         sc[0, c], sc[1, c], sc[2, c], sc[3, c], ep[c])
+                    e[i, c] = w[i, c] - ws
+        elif variant == ADAM_STEP:  # the hot path, spelled out (1-D scalars, no call): as fast as before
+            for i in range(rows):
+                ws = wstar[i]
+                for c in range(width):
+                    vi = sq[i, c] if first else v[i, c]
+                    mi = b1[c] * m[i, c] + (1.0 - b1[c]) * g[i, c]
+                    vi = b2[c] * vi + (1.0 - b2[c]) * sq[i, c]
+                    m[i, c] = mi
+                    v[i, c] = vi
+                    if mi != 0.0:  # 0/0 := 0 when eps = 0 (``optimizers.scaled``)
+                        w[i, c] = w[i, c] - step_c[c] * (mi / (np.sqrt(vi) * inv_c2[c] + ep[c]))
+                    e[i, c] = w[i, c] - ws
+        else:
+            for i in range(rows):
+                ws = wstar[i]
+                for c in range(width):
+                    vi = sq[i, c] if first else v[i, c]
+                    mi = b1[c] * m[i, c] + (1.0 - b1[c]) * g[i, c]
+                    vi = b2[c] * vi + (1.0 - b2[c]) * sq[i, c]
+                    m[i, c] = mi
+                    v[i, c] = vi
+                    w[i, c] = _adam_step(variant, w[i, c], g[i, c], mi, vi, sc[0, c], sc[1, c], sc[2, c],
+                                         sc[3, c], ep[c])
+                    e[i, c] = w[i, c] - ws
+
+
+@njit(**_OPTS)
+def _block_reduce(v, out, red, vids, reducer):
+    """out[i] = max / min / 2-norm of v over the partition block of coordinate i (in coordinate order)."""
+    rows, width = v.shape
+    seen = np.zeros(red.shape[0], dtype=np.bool_)
+    for i in range(rows):
+        b = vids[i]
+        acc = red[b]
+        if not seen[b]:
+            seen[b] = True
             for c in range(width):
-                vi = sq[i, c] if first else v[i, c]
-                mi = b1[c] * m[i, c] + (1.0 - b1[c]) * g[i, c]
-                vi = b2[c] * vi + (1.0 - b2[c]) * sq[i, c]
-                m[i, c] = mi
-                v[i, c] = vi
-                if mi != 0.0:  # 0/0 := 0 when eps = 0 (``optimizers.scaled``)
-                    w[i, c] = w[i, c] - step_c[c] * (mi / (np.sqrt(vi) * inv_c2[c] + ep[c]))
-                e[i, c] = w[i, c] - ws
+                acc[c] = v[i, c] * v[i, c] if reducer == R_NORM else v[i, c]
+            continue
+        for c in range(width):
+            x = v[i, c]
+            if reducer == R_MAX:
+                acc[c] = x if (x > acc[c] or x != x) else acc[c]
+            elif reducer == R_MIN:
+                acc[c] = x if (x < acc[c] or x != x) else acc[c]
+            else:
+                acc[c] += x * x
+    for i in range(rows):
+        acc = red[vids[i]]
+        for c in range(width):
+            out[i, c] = np.sqrt(acc[c]) if reducer == R_NORM else acc[c]
 
 
 @njit(**_OPTS)
@@ -228,8 +355,9 @@ def _noisy(t, g, gu, z, xi, keys, r0, d, sflat, hoff, toff, t_lo, t_hi, noise_ki
 
 @njit(**_OPTS)
 def _run_unit(u, prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vids, vcounts,
-              ug, uc0, uw, usteps, t0, factors, c1, c2, lrc, beta1, beta2, eps, corr, family,
-              v0_g0sq, v_block, n_parts, lossp, gsqp, keys, sflat, noise_kind, sigma):
+              ug, uc0, uw, usteps, t0, factors, c1, c2, extra, lrc, beta1, beta2, eps, wd, damp, corr, family,
+              v0_g0sq, v_block, n_parts, variant, decay, nesterov, reducer, lossp, gsqp, keys, sflat,
+              noise_kind, sigma):
     grp = ug[u]
     t_lo, t_hi = gtile[grp], gtile[grp + 1]
     r0, r1 = toff[t_lo], toff[t_hi]
@@ -244,9 +372,12 @@ def _run_unit(u, prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vi
     sq_sum = np.empty((n_parts if v_block else 1, width))
     acc = np.empty((2, blk[r1 - 1] - blk[r0] + 1, width))
     b1, b2, ep, lrcu = np.empty(width), np.empty(width), np.empty(width), np.empty(width)
+    wdu, dpu = np.empty(width), np.empty(width)
     cu, step_c, inv_c2 = np.empty(width, dtype=np.int64), np.empty(width), np.empty(width)
+    sc = np.zeros((4, width))
     for c in range(width):
         b1[c], b2[c], ep[c] = beta1[c0 + c], beta2[c0 + c], eps[c0 + c]
+        wdu[c], dpu[c] = wd[c0 + c], damp[c0 + c]
         lrcu[c], cu[c] = lrc[c0 + c], corr[c0 + c]
     wsg, vg = wstar[r0:r1], vids[r0:r1]
     noisy = noise_kind != NO_NOISE
@@ -272,8 +403,10 @@ def _run_unit(u, prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vi
     for s in range(usteps[u]):
         if noisy:
             _noisy(t0 + s, g, gu, z, xi, ku, r0, W.shape[0], sflat, hoff, toff, t_lo, t_hi, noise_kind, sigma)
-        _update(family, t0 + s, w, gu if noisy else g, m, v, e, lr, wsg, sq, sq_sum, vg, vcounts, factors,
-                c1, c2, b1, b2, ep, lrcu, cu, step_c, inv_c2, v0_g0sq, v_block)
+        gs = gu if noisy else g  # outside the call: numba rejects inline control flow in a 30+ argument call
+        _update(family, t0 + s, w, gs, m, v, e, lr, wsg, sq, sq_sum, vg, vcounts, factors,
+                c1, c2, extra, b1, b2, ep, wdu, dpu, lrcu, cu, step_c, inv_c2, sc, v0_g0sq, v_block, variant, decay,
+                nesterov, reducer)
         _gradient(e, g, hflat, hoff, toff, t_lo, t_hi, r0)
         _stats(e, g, blk, r0, c0, s, acc, lossp, gsqp)
     for i in range(rows):
@@ -286,8 +419,9 @@ def _run_unit(u, prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vi
 
 @njit(parallel=True, **_OPTS)
 def advance(prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vids, vcounts,
-            ug, uc0, uw, usteps, t0, factors, c1, c2, lrc, beta1, beta2, eps, corr, family,
-            v0_g0sq, v_block, n_parts, lossp, gsqp, loss_tot, gsq_tot, keys, sflat, noise_kind, sigma):
+            ug, uc0, uw, usteps, t0, factors, c1, c2, extra, lrc, beta1, beta2, eps, wd, damp, corr, family,
+            v0_g0sq, v_block, n_parts, variant, decay, nesterov, reducer, lossp, gsqp, loss_tot, gsq_tot, keys,
+            sflat, noise_kind, sigma):
     """Run every unit, then sum the per-block statistics of every run and step over blocks.
 
     Units touch disjoint state and every sum has a fixed order, so the result does not depend on
@@ -295,8 +429,9 @@ def advance(prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vids, v
     """
     for u in prange(ug.size):
         _run_unit(u, prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vids, vcounts,
-                  ug, uc0, uw, usteps, t0, factors, c1, c2, lrc, beta1, beta2, eps, corr, family,
-                  v0_g0sq, v_block, n_parts, lossp, gsqp, keys, sflat, noise_kind, sigma)
+                  ug, uc0, uw, usteps, t0, factors, c1, c2, extra, lrc, beta1, beta2, eps, wd, damp, corr, family,
+                  v0_g0sq, v_block, n_parts, variant, decay, nesterov, reducer, lossp, gsqp, keys, sflat,
+                  noise_kind, sigma)
     n_slots, n_blocks, n_runs = lossp.shape
     for c in prange(n_runs):
         for s in range(n_slots):

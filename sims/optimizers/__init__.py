@@ -23,12 +23,26 @@ from __future__ import annotations
 from hetquad.problems.validation import one_of
 from .base import column, corrections, ema, namespace, per_run, run_values, scaled
 from .partition import Partition, block_second_moment, coordinate_second_moment, resolve_partition
-from .records import FAMILIES, AdamRecord, GDRecord, SignRecord, _family
+from .records import FAMILIES, AdamRecord, GDRecord, MomentumRecord, SignRecord, _family
 from .gd import GD, BlockwiseGD, GDState
 from .sign import SignSGD, Signum, SignState
 from .adam import Adam, AdamHyper, AdamMini, AdamState, RMSProp
+from .momentum import SGD, MomentumState  # zoo-a: elementwise optimizers, every engine incl. numba
+from .sign import Lion
+from .adam import AdamW
+from .adam_variants import NAdam, RAdam
+from .lamb import LAMB, LambState
+from .sm3 import SM3, SM3State
+from .sophia import Sophia, SophiaState
+from .normalized import ClippedGD, NormalizedGD, NormState
+from .shampoo import SOAP, MatrixState, Shampoo
+from .muon import Muon
+from .adafactor import CAME, Adafactor
 
 OPTIMIZERS = {cls.name: cls for cls in (GD, BlockwiseGD, SignSGD, Signum, Adam, AdamMini, RMSProp)}
+OPTIMIZERS.update({cls.name: cls for cls in (SGD, AdamW, NAdam, RAdam, Lion)})  # every engine, numba included
+OPTIMIZERS.update({cls.name: cls for cls in (LAMB, SM3, Sophia, NormalizedGD, ClippedGD)})  # xp engines only
+OPTIMIZERS.update({cls.name: cls for cls in (Shampoo, SOAP, Muon, Adafactor, CAME)})  # matrix blocks; xp engines only
 
 
 def make(name: str, **hyper):
@@ -40,3 +54,6 @@ __all__ = ["OPTIMIZERS", "make", "FAMILIES", "GD", "BlockwiseGD", "SignSGD", "Si
            "GDState", "SignState", "AdamState", "AdamHyper", "GDRecord", "SignRecord", "AdamRecord", "Partition",
            "resolve_partition", "block_second_moment", "coordinate_second_moment", "namespace", "per_run",
            "run_values", "column", "ema", "scaled", "corrections", "_family"]
+__all__ += ["LAMB", "SM3", "Sophia", "NormalizedGD", "ClippedGD", "LambState", "SM3State", "SophiaState",
+            "NormState"]
+__all__ += ["SGD", "AdamW", "NAdam", "RAdam", "Lion", "MomentumState", "MomentumRecord"]

@@ -41,7 +41,7 @@ class GD(_PerRun):
         return GDState(w, 0, namespace(w).asarray(self._lr_matrix(problem)))
 
     def update(self, state: GDState, g) -> GDState:
-        step = self.schedule.factor(state.t) * state.lr
+        step = self.schedule.column(state.t, namespace(g)) * state.lr  # (k, 1) when per-run
         return GDState(state.w - step * g, state.t + 1, state.lr)
 
     def lower(self, problem, n: int = 1, steps: int = 0) -> GDRecord:

@@ -46,6 +46,17 @@ def test_param_path_equals_sims_run(opt):
     assert not np.allclose(path[1], path[2])
 
 
+def test_param_paths_equal_one_path_per_optimizer():
+    # one stacked gradient per step for several optimizers = each optimizer's own loop
+    p = problems.get("linear-head", seed=2, n_samples=10, n_classes=4, n_features=3)
+    opts = [sims.SignSGD(0.01), sims.Signum(0.01, momentum=0.9), sims.Adam(0.01), sims.GD(0.1)]
+    together = fig.param_paths(p, opts, 3)
+    for opt, path in zip(opts, together):
+        alone = fig.param_path(p, opt, 3)
+        assert np.allclose(path, alone, rtol=1e-12, atol=1e-15)
+    assert not np.allclose(together[0], together[3])
+
+
 def test_plot_returns_figure(data):
     f = fig.plot(data)
     assert isinstance(f, matplotlib.figure.Figure)

@@ -53,3 +53,21 @@ def test_copy_as_sweep_follows_the_control_moved_last(app):
     assert app.state.last_moved == "opt.1.lr"
     lr = 10.0 ** -1.5
     assert f"lr = [{lr * 0.25!r}, {lr * 0.5!r}, {lr!r}, {lr * 2!r}, {lr * 4!r}]" in app.sweep.object
+
+
+def test_a_warming_page_shows_the_problem_then_the_curves():
+    from hetquad.playground import compute
+
+    state = preset("04").replace(steps=150, batch=2, seed=11, optimizers=(OptChoice("gd", 0.01), OptChoice("adam", 0.01)))
+    warm = compute.WarmUp(state)
+    page = create_app(state, warm=warm)
+    # before the engine is warm: the problem's views and numbers, no curves, the note
+    assert page.warming and 'data-warming="1"' in page.status.object and "warming up" in page.status.object
+    assert not page.src and len(page.src_spec.data["y"]) == 40 and 'id="hq-kappa"' in page.table.object
+    assert "the race runs when the engine is warm" in page.table.object
+    page.start_warm()  # what the page's onload does: start the warm-up, watch for its end
+    assert warm.wait(120)
+    page._warm_done()  # what the periodic callback does once the warm-up is done
+    assert not page.warming and 'data-warming="0"' in page.status.object
+    assert set(page.src) == {"gd", "adam"} and all(len(s.data["lm"]) for s in page.src.values())
+    assert "hq-its" in page.table.object

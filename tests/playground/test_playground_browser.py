@@ -26,14 +26,21 @@ from hetquad import problems
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
-# The issue's targets are 5 s to a usable page and 150 ms per change (numba warm, an idle machine).
-# On a shared 2-core machine under load they are 4–20× that (measured 27–40 s to the page,
-# 0.6–1.2 s for one optimizer, 1.8–3.2 s for all five at load average 8–14), so the asserted limits are loose enough not to flake and tight enough to catch a
-# real regression (a change that re-runs everything twice, a page that never settles); the
-# measured numbers are printed and written to playground-timings.json.
-STARTUP_LIMIT_S = float(os.environ.get("HETQUAD_PLAYGROUND_STARTUP_LIMIT_S", 90))
-ONE_OPTIMIZER_LIMIT_MS = float(os.environ.get("HETQUAD_PLAYGROUND_ONE_LIMIT_MS", 2500))
-ALL_FIVE_LIMIT_MS = float(os.environ.get("HETQUAD_PLAYGROUND_FIVE_LIMIT_MS", 8000))
+# The issue's targets: 5 s from launch to a usable page (controls and the problem's views; the
+# curves follow when numba is warm) and 150 ms from a control change to the redrawn page (d = 200,
+# 1000 steps, batch 8, five optimizers, numba warm). Asserted as target × slack. The CI box is a
+# shared 2-core machine whose load multiplies every number (README "Playground": at load 5–10 the
+# medians were 4–9× the change target and 3.4–5× the start-up target), so the default slack is
+# 6 × the machine's oversubscription when the test starts (1-minute load average per core, at
+# least 1): 6 on an idle machine (900 ms per change, 30 s to the page), 15 at load 5, where the
+# slowest median measured so far used 0.6 of its limit. It catches a page that stops answering
+# or a change that re-runs far more than it should, not a 20 % slowdown.
+# HETQUAD_PLAYGROUND_SLACK fixes it (1: the targets themselves). The measured numbers are printed
+# and written to playground-timings.json.
+SLACK = float(os.environ.get("HETQUAD_PLAYGROUND_SLACK", 0)) or 6.0 * max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+STARTUP_TARGET_S = 5.0
+CHANGE_TARGET_MS = 150.0
+SERVER_UP_LIMIT_S = 120  # the loop waiting for the server to listen gives up after this
 
 # A query that pierces the shadow roots Panel/Bokeh render into.
 DEEP = """(sel) => { const find = (root) => { const el = root.querySelector(sel); if (el) return el;
@@ -101,6 +108,23 @@ class Page:
         self.wait_update(before)
         return time.perf_counter() - t0
 
+    def toggle_optimizer(self, name: str) -> float:
+        """Remove optimizer ``name`` from the race if it is in it, else add it; seconds from the
+        click to the redrawn page."""
+        before = self.updates()
+        chosen = self.page.locator(f".hq-optimizers .choices__list--multiple [data-value='{name}']")
+        if chosen.count():
+            t0 = time.perf_counter()
+            chosen.first.locator("button").click()
+        else:
+            self.page.locator(".hq-optimizers input").first.click()
+            t0 = time.perf_counter()
+            self.page.locator(f".hq-optimizers .choices__item--choice[data-value='{name}']").first.click()
+        self.wait_update(before)
+        dt = time.perf_counter() - t0
+        self.page.keyboard.press("Escape")
+        return dt
+
     def text(self, sel: str) -> str:
         return self.page.evaluate(f"(s) => ({DEEP})(s).textContent", sel)
 
@@ -152,12 +176,18 @@ def test_playground_in_headless_chromium(tmp_path):
                         break
                     except Exception:
                         assert server.poll() is None, (tmp_path / "server.log").read_text()
-                        assert time.perf_counter() - t_start < STARTUP_LIMIT_S, "server did not come up"
+                        assert time.perf_counter() - t_start < SERVER_UP_LIMIT_S, "server did not come up"
                         time.sleep(0.2)
                 p.wait_update(0)
-                timings["startup_s"] = time.perf_counter() - t_start
+                timings["startup_s"] = time.perf_counter() - t_start  # a usable page (maybe still warming)
+                timings["startup_warming"] = p.attr("#hq-status", "data-warming") == "1"
                 page.screenshot(path=tmp_path / "start.png", full_page=True)
                 _not_blank(tmp_path / "start.png")
+                page.wait_for_function(f"() => {{ const e = ({DEEP})('#hq-status'); "
+                                       "return e && e.getAttribute('data-warming') === '0'; }", polling=100,
+                                       timeout=120_000)
+                timings["first_curves_s"] = time.perf_counter() - t_start
+                assert len(page.evaluate(CURVES)) == 3  # the preset's three optimizers are drawn
 
                 phase('page up')
                 # κ readout: a real drag of the κ slider, then the readout equals problems.get on the
@@ -191,11 +221,25 @@ def test_playground_in_headless_chromium(tmp_path):
                 assert list(p.iterations()) == ["gd", "adam", "adam-mini", "signsgd", "rmsprop"]
                 assert len(p.iterations()) == 5 and int(problems.get("tau-kappa", **{**params, "block_size": 50}).d) == 200
                 phase('five optimizers, d = 200')
-                one = [p.set_input(".hq-adam-lr", v) for v in (-2.1, -1.9, -2.2, -1.8, -2.0)]
-                five = [p.set_input(".hq-param-tau", v) for v in (0.45, 0.55, 0.6)]
-                timings["change_one_optimizer_ms"] = [1e3 * x for x in one]
-                timings["change_problem_all_five_ms"] = [1e3 * x for x in five]
-                timings["server_evaluate_ms_last"] = float(p.attr("#hq-status", "data-ms"))
+                # each kind of change five or more times, at values not run before (no cache hit);
+                # ms from the keypress / click to the page showing the new update
+                ms, evals = {}, {}
+
+                def timed(kind, seconds):
+                    ms.setdefault(kind, []).append(1e3 * seconds)
+                    evals.setdefault(kind, []).append(float(p.attr("#hq-status", "data-ms")))
+                for v in (-2.1, -1.9, -2.2, -1.8, -2.05):  # adam's lr: adam re-runs
+                    timed("lr", p.set_input(".hq-adam-lr", v))
+                for name in ("rmsprop", "signum", "signum", "adam (theorem)", "adam (theorem)", "rmsprop"):
+                    timed("optimizer", p.toggle_optimizer(name))  # remove (no run) / add (one run)
+                assert list(p.iterations()) == ["gd", "adam", "adam-mini", "signsgd", "rmsprop"]
+                for v in (900, 1100, 1200, 800, 1300):  # all five re-run
+                    timed("steps", p.set_input(".hq-steps", v))
+                p.set_input(".hq-steps", 1000)
+                for v in (0.45, 0.55, 0.6, 0.52, 0.48):  # a new problem: its views and all five runs
+                    timed("tau", p.set_input(".hq-param-tau", v))
+                timings["change_ms"] = ms
+                timings["server_evaluate_ms"] = evals
                 page.screenshot(path=tmp_path / "five.png", full_page=True)
                 _not_blank(tmp_path / "five.png")
 
@@ -236,11 +280,12 @@ def test_playground_in_headless_chromium(tmp_path):
             server.wait()
         log.close()
     assert server.returncode is not None
-    summary = {**timings, "change_one_optimizer_median_ms": statistics.median(timings["change_one_optimizer_ms"]),
-               "change_problem_median_ms": statistics.median(timings["change_problem_all_five_ms"]),
-               "load_average": os.getloadavg()}
+    medians = {k: statistics.median(v) for k, v in timings["change_ms"].items()}
+    summary = {**timings, "change_median_ms": medians,
+               "server_evaluate_median_ms": {k: statistics.median(v) for k, v in timings["server_evaluate_ms"].items()},
+               "load_average": os.getloadavg(), "slack": SLACK}
     (tmp_path / "playground-timings.json").write_text(json.dumps(summary, indent=1))
     print("playground timings:", json.dumps(summary))
-    assert timings["startup_s"] <= STARTUP_LIMIT_S
-    assert summary["change_one_optimizer_median_ms"] <= ONE_OPTIMIZER_LIMIT_MS
-    assert summary["change_problem_median_ms"] <= ALL_FIVE_LIMIT_MS
+    assert timings["startup_s"] <= STARTUP_TARGET_S * SLACK, summary
+    for kind, median in medians.items():
+        assert median <= CHANGE_TARGET_MS * SLACK, (kind, summary)

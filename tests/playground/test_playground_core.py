@@ -10,6 +10,7 @@ import pytest
 
 from hetquad import config, problems, sims, sweep, theory
 from hetquad.playground import PRESETS, OptChoice, State, codegen, compute
+from hetquad.playground.state import build_optimizer
 
 SMALL = State(problem="tau-kappa",
               params=(("tau", 0.5), ("kappa", 100.0), ("n_blocks", 3), ("block_size", 6), ("block_kappa", 10.0)),
@@ -81,12 +82,14 @@ def test_copy_as_sweep_varies_the_last_moved_control_and_reproduces_the_page(mov
         params = spec["problem"]["params"]
         if axis in here and params[axis] != here[axis]:
             continue
-        rows = sweep.chunk_rows(spec)
-        if axis == "lr" and rows[0]["optimizer"] == "gd" and rows[0]["lr"] != 0.015:
-            continue
-        its = [r["iterations_to_tol"] for r in rows]
-        assert float(np.median(its)) == page[rows[0]["optimizer"]].iterations, rows[0]["optimizer"]
-        compared.add(rows[0]["optimizer"])
+        its = {}  # optimizer -> iterations of its runs at the page's values (a chunk may hold several lrs)
+        for r in sweep.chunk_rows(spec):
+            if axis == "lr" and r["optimizer"] == "gd" and r["lr"] != 0.015:
+                continue
+            its.setdefault(r["optimizer"], []).append(r["iterations_to_tol"])
+        for name, values in its.items():
+            assert len(values) == state.batch and float(np.median(values)) == page[name].iterations, name
+            compared.add(name)
     assert compared == set(labels)
 
 
@@ -141,3 +144,64 @@ def test_cli_refuses_bad_options_with_one_line(args, words, capsys):
     assert main(["playground", "--no-browser", *args]) == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+
+
+def _count_runs(monkeypatch):
+    """Count sims.run calls (the playground's runs go through it)."""
+    calls = []
+    real = sims.run
+
+    def counted(*args, **kw):
+        calls.append(kw.get("per_block"))
+        return real(*args, **kw)
+    monkeypatch.setattr(sims, "run", counted)
+    return calls
+
+
+def test_a_change_reruns_only_what_it_invalidates(monkeypatch):
+    state = SMALL.replace(seed=5, steps=150)
+    compute.evaluate(state)
+    calls = _count_runs(monkeypatch)
+    views = compute._problem_view.cache_info().misses
+    opts = list(state.optimizers)
+    opts[1] = OptChoice("adam", 0.03, opts[1].hyper)
+    compute.evaluate(state.replace(optimizers=tuple(opts)))  # one optimizer moved: it alone re-runs
+    assert calls == [False]  # not the first optimizer: no per-block recording either
+    compute.evaluate(state.replace(optimizers=tuple(opts), steps=160))  # steps: all re-run, same problem
+    assert len(calls) == 1 + len(opts) and calls[1:].count(True) == 1
+    assert compute._problem_view.cache_info().misses == views  # the problem's views were not recomputed
+    compute.evaluate(state.replace(optimizers=tuple(opts), steps=160))  # nothing changed: nothing runs
+    assert len(calls) == 1 + len(opts)
+
+
+def test_parallel_runs_and_per_block_recording_change_no_number():
+    # every curve equals sims.run called directly, whichever thread ran it and whether or not its
+    # run recorded the per-block norms (only the first optimizer's does)
+    state = SMALL.replace(seed=6, steps=200)
+    p = problems.get("tau-kappa", seed=6, **dict(state.params))
+    w0 = np.concatenate([sims.initial_points(p, 1, i) for i in range(state.batch)])
+    before = compute._workers
+    for workers in (1, 2):
+        compute.set_workers(workers)
+        compute._cached_curve.cache_clear()
+        snap = compute.evaluate(state)
+        for i, (c, choice) in enumerate(zip(snap.curves, state.optimizers)):
+            res = sims.run(p, build_optimizer(choice, p), 200, w0=w0, engine=state.engine, per_block=True)
+            np.testing.assert_array_equal(c.loss_med, np.median(res.loss / res.loss[:, :1], axis=0))
+            assert c.iterations == np.median(res.iterations_to(state.tol))
+            assert c.block_grad_med.shape[1] == (p.n_blocks if i == 0 else 0)
+    compute.set_workers(before)
+
+
+def test_warm_up_runs_once_in_the_background_and_leaves_the_curves_cached(monkeypatch):
+    state = SMALL.replace(seed=7, steps=120)
+    warm = compute.WarmUp(state)
+    assert not warm.is_set()
+    warm.start()
+    warm.start()  # idempotent: one thread
+    assert warm.wait(120) and warm.is_set() and warm.wall_s > 0
+    calls = _count_runs(monkeypatch)
+    snap = compute.evaluate(state)
+    assert calls == [] and len(snap.curves) == len(state.optimizers)  # all from the warm-up
+    bare = compute.evaluate(state, runs=False)  # the problem's numbers without the race
+    assert bare.curves == () and bare.view is snap.view and (bare.gini, bare.l_g_over_l_p) == (snap.gini, snap.l_g_over_l_p)

@@ -13,7 +13,9 @@ import pytest
 from hetquad import sims
 from hetquad.problems.quadratic import block_quadratic, coupled
 from hetquad.sims.engines import numba as nb_engine
-from hetquad.sims.optimizers import GD, Adam, AdamMini, BlockwiseGD, RMSProp, SignSGD, Signum
+from hetquad.sims.optimizers import (GD, SGD, Adam, AdamMini, AdamW, BlockwiseGD, Lion, NAdam, RAdam, RMSProp,
+                                     SignSGD, Signum)
+from hetquad.sims.engines import numba_kernels as K
 
 RTOL = 1e-10
 
@@ -72,11 +74,19 @@ OPTIMIZERS = [
     GD(lr=0.02), BlockwiseGD(lrs=(0.15, 0.02, 0.5)), SignSGD(lr=1e-3), Signum(lr=1e-3, momentum=0.8),
     Adam(lr=1e-2), AdamMini(lr=1e-2), RMSProp(lr=1e-3, eps=1e-6), Adam.theorem_variant(1e-3),
     AdamMini.theorem_variant(1e-3),
+    SGD(lr=0.02, momentum=0.9, weight_decay=0.01), SGD(lr=0.02, momentum=0.8, nesterov=True),
+    AdamW(lr=1e-2), NAdam(lr=1e-2, weight_decay=0.01), RAdam(lr=1e-2, beta2=0.99), Lion(lr=1e-3, weight_decay=0.1),
+    AdamMini(lr=1e-2, reducer="max"), AdamMini(lr=1e-2, reducer="norm", partition=np.arange(16) % 3),
 ]
 
 
-@pytest.mark.parametrize("opt", OPTIMIZERS, ids=lambda o: o.name + ("-thm" if o.eps == 0 else "")
-                         if hasattr(o, "eps") else o.name)
+def _id(o):
+    if getattr(o, "eps", None) == 0:
+        return o.name + "-thm"
+    return o.name + (f"-{o.reducer}" if getattr(o, "reducer", "mean") != "mean" else "")
+
+
+@pytest.mark.parametrize("opt", OPTIMIZERS, ids=_id)
 def test_every_family_matches_numpy_per_block(problem, opt, small_chunks):
     _agree(*_both(problem, opt, 40, batch=6, seed=2, per_block=True))
 
@@ -179,3 +189,106 @@ def test_stochastic_runs_roll_back_exactly(problem, small_chunks):
     a, b = _both(problem, GD(lr=1.0 / problem.L), 200, batch=6, seed=3, tol=0.01, noise=noise)
     assert "tol" in a.stop_reason
     _agree(a, b)
+
+
+# -- the elementwise optimizers of issue 16 in the kernel ---------------------------------------
+def test_heavy_ball_on_a_scalar_quadratic_is_its_2x2_recurrence(formulation):
+    """SGD(μ) on f = ½λ(w − w*)²: e_{t+1} = (1 + μ − ηλ) e_t − μ e_{t−1}, with torch's first step
+    e_1 = (1 − ηλ) e_0 (the buffer starts at g_0) — the closed form by the matrix power."""
+    lam, lr, mu = 2.0, 0.3, 0.7
+    p = block_quadratic([np.array([lam])], rotation="identity", w_star=np.array([0.5]))
+    e0 = np.array([1.0, -2.0, 0.25, 3.0])
+    A = np.array([[1 + mu - lr * lam, -mu], [1.0, 0.0]])
+    steps = 25
+    e1 = (1 - lr * lam) * e0
+    expected = (np.linalg.matrix_power(A, steps - 1) @ np.stack([e1, e0]))[0]
+    for which in ("a", "b"):
+        formulation(which)
+        res = sims.run(p, SGD(lr=lr, momentum=mu), steps, w0=(0.5 + e0)[:, None], engine="numba")
+        np.testing.assert_allclose(res.w_final[:, 0] - 0.5, expected, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(res.loss[:, -1], 0.5 * lam * expected ** 2, rtol=1e-11)
+
+
+def test_nesterov_on_a_scalar_quadratic_by_hand():
+    """Nesterov (torch form): b = μb + g; w ← w − η(g + μb), b_0 = g_0; by hand for 6 steps."""
+    lam, lr, mu = 1.5, 0.2, 0.6
+    p = block_quadratic([np.array([lam])], rotation="identity")
+    w0 = np.array([[1.0], [-0.5]])
+    res = sims.run(p, SGD(lr=lr, momentum=mu, nesterov=True), 6, w0=w0, engine="numba")
+    w, b = w0[:, 0].copy(), None
+    for _ in range(6):
+        g = lam * w
+        b = g if b is None else mu * b + g
+        w = w - lr * (g + mu * b)
+    np.testing.assert_allclose(res.w_final[:, 0], w, rtol=1e-14)
+
+
+def test_lion_and_sign_steps_move_every_coordinate_by_exactly_lr():
+    """On a diagonal problem far from w*, the first sign step is exactly ±lr per coordinate."""
+    p = _diagonal_problem()
+    w0 = np.array([[3.0, -2.0, 5.0, -4.0, 6.0, 1.0]])
+    for opt in (Lion(lr=0.125), Signum(lr=0.125), SignSGD(lr=0.125)):
+        res = sims.run(p, opt, 1, w0=w0, engine="numba")
+        np.testing.assert_array_equal(res.w_final - w0, -0.125 * np.sign(w0))
+
+
+def test_radam_first_steps_are_momentum_sgd_with_bias_corrected_momentum():
+    """ρ_t ≤ 5 for the first steps of β2 = 0.999: w ← w − lr·m/(1 − β1^t), no √v (torch)."""
+    p = _diagonal_problem()
+    w0 = np.random.default_rng(3).standard_normal((2, p.d))
+    lam = np.diag(p.hessian())
+    res = sims.run(p, RAdam(lr=0.01), 4, w0=w0, engine="numba")
+    w, m = w0.copy(), np.zeros_like(w0)
+    for t in range(1, 5):
+        m = 0.9 * m + 0.1 * (lam * w)
+        w = w - (m / (1 - 0.9 ** t)) * 0.01
+    np.testing.assert_allclose(res.w_final, w, rtol=1e-13)
+
+
+def test_adam_mini_reducers_by_hand():
+    """max / min / 2-norm of Adam's v over each block, one step from v = 0 with bias correction:
+    v̂ = g², so the step is lr·g/(√R_b(g²) + ε) per block (R = max, min, ‖·‖₂)."""
+    p = _diagonal_problem()  # blocks of 3 and 3
+    w0 = np.array([[1.0, -2.0, 0.5, 3.0, 1.0, -0.2]])
+    g = np.diag(p.hessian()) * w0[0]
+    for reducer, R in (("max", np.max), ("min", np.min), ("norm", np.linalg.norm)):
+        r = np.concatenate([np.full(3, R(g[:3] ** 2)), np.full(3, R(g[3:] ** 2))])
+        expected = w0[0] - 0.1 * g / (np.sqrt(r) + 1e-8)
+        for engine in ("numba", "numpy"):
+            res = sims.run(p, AdamMini(lr=0.1, reducer=reducer), 1, w0=w0, engine=engine)
+            np.testing.assert_allclose(res.w_final[0], expected, rtol=1e-14, err_msg=f"{reducer} {engine}")
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_adamw_and_nadam_first_step_closed_forms(engine):
+    """Step 1 from v = 0 (bias-corrected m̂ = g, v̂ = g²) on a diagonal problem:
+    AdamW  w₁ = w₀(1 − lr·λ) − lr·g/(|g| + ε);
+    NAdam  w₁ = w₀ − lr·g/(|g| + ε)·(1 + μ₂(1 − β1)/(1 − μ₁μ₂)), μ_t = β1(1 − ½·0.96^{tψ})."""
+    p = _diagonal_problem()
+    w0 = np.array([[1.0, -2.0, 0.5, 3.0, 1.0, -0.2]])
+    g = np.diag(p.hessian()) * w0[0]
+    lr, wd, eps = 0.05, 0.3, 1e-3
+    res = sims.run(p, AdamW(lr=lr, weight_decay=wd, eps=eps), 1, w0=w0, engine=engine)
+    np.testing.assert_allclose(res.w_final[0], w0[0] * (1 - lr * wd) - lr * g / (np.abs(g) + eps), rtol=1e-14)
+    b1, psi = 0.9, 0.2
+    mu1, mu2 = b1 * (1 - 0.5 * 0.96 ** psi), b1 * (1 - 0.5 * 0.96 ** (2 * psi))
+    res = sims.run(p, NAdam(lr=lr, beta1=b1, eps=eps, momentum_decay=psi), 1, w0=w0, engine=engine)
+    expected = w0[0] - lr * g / (np.abs(g) + eps) * (1 + mu2 * (1 - b1) / (1 - mu1 * mu2))
+    np.testing.assert_allclose(res.w_final[0], expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_equivalences_bit_for_bit(problem, engine):
+    """SGD without momentum is GD; AdamW with λ = 0 is Adam (w·1 = w, g + 0·w = g)."""
+    kw = dict(batch=3, seed=5, per_block=True, engine=engine)
+    for a, b in ((SGD(lr=0.02), GD(lr=0.02)), (AdamW(lr=1e-2, weight_decay=0.0), Adam(lr=1e-2))):
+        _identical(sims.run(problem, a, 40, **kw), sims.run(problem, b, 40, **kw))
+
+
+def test_kernel_codes_match_the_records():
+    """The driver's string → code maps are the kernel's constants (one place each)."""
+    assert nb_engine.FAMILY_CODES == {"gd": K.GD, "sign": K.SIGN, "adam": K.ADAM, "momentum": K.MOMENTUM}
+    assert nb_engine.VARIANT_CODES == {"adam": K.ADAM_STEP, "nadam": K.NADAM_STEP, "radam": K.RADAM_STEP}
+    assert nb_engine.DECAY_CODES == {"none": K.NO_DECAY, "coupled": K.COUPLED, "decoupled": K.DECOUPLED}
+    assert nb_engine.REDUCER_CODES == {"mean": K.R_MEAN, "max": K.R_MAX, "min": K.R_MIN, "norm": K.R_NORM}
+

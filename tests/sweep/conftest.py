@@ -34,7 +34,8 @@ lrs = {low = 1e-3, high = 1.0, num = 7}
 seed = 1000
 steps = 200
 """
-# 4 points × (1 + 1 + 2) variants × 3 seeds = 48 runs; 2 seed batches → 32 chunks
+# 4 points × (1 + 1 + 2) variants × 3 seeds = 48 runs; 2 seed batches × 3 groups (adam-mini's two lrs
+# share one engine call) → 24 chunks
 
 
 @pytest.fixture(scope="session")
