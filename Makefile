@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: setup
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=30
 	$(BIN)/hetquad check --quick
 
 # Fresh random hypothesis examples (the suite is derandomized by default: tests/conftest.py).
@@ -36,6 +36,7 @@ gallery: setup  # default-fidelity PNGs into docs/figures and the README table f
 bench: setup
 	$(BIN)/python benchmarks/bench_engines.py
 	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_zoo.py
 
 notebooks: setup
 	$(BIN)/python -m pytest --nbmake notebooks/*.ipynb

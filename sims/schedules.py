@@ -143,9 +143,8 @@ class Step(Constant):
 
 
 @dataclass(frozen=True)
-class Cosine(Constant):
-    """Cosine decay from 1 to ``final`` over ``total`` steps, then ``final``
-    (torch's CosineAnnealingLR with T_max = total, eta_min = final·lr, for t ≤ total)."""
+class _Decay(Constant):
+    """What Cosine and Linear share: a decay from 1 to ``final`` over ``total`` steps, then ``final``."""
 
     total: int = 1000
     final: float = 0.0
@@ -155,6 +154,12 @@ class Cosine(Constant):
         object.__setattr__(self, "total", _per_run("total", self.total, _ints(1)))
         object.__setattr__(self, "final", _per_run("final", self.final, lambda k, x: in_range(k, x, 0.0, 1.0)))
         self._check_runs()
+
+
+@dataclass(frozen=True)
+class Cosine(_Decay):
+    """Cosine decay from 1 to ``final`` over ``total`` steps, then ``final``
+    (torch's CosineAnnealingLR with T_max = total, eta_min = final·lr, for t ≤ total)."""
 
     def factor(self, t: int) -> float:
         self._scalar()
@@ -164,18 +169,9 @@ class Cosine(Constant):
 
 
 @dataclass(frozen=True)
-class Linear(Constant):
+class Linear(_Decay):
     """Linear decay from 1 to ``final`` over ``total`` steps, then ``final``
     (torch's LinearLR with start_factor = 1, end_factor = final, total_iters = total)."""
-
-    total: int = 1000
-    final: float = 0.0
-    PARAMS: ClassVar[tuple] = ("total", "final")
-
-    def __post_init__(self):
-        object.__setattr__(self, "total", _per_run("total", self.total, _ints(1)))
-        object.__setattr__(self, "final", _per_run("final", self.final, lambda k, x: in_range(k, x, 0.0, 1.0)))
-        self._check_runs()
 
     def factor(self, t: int) -> float:
         self._scalar()

@@ -79,15 +79,7 @@ class Adafactor(_PerRun):
 
     def init(self, problem, w0) -> MatrixState:
         w = _fit_batch(_as_batch(w0), self.runs())
-        xp, n = namespace(w), w.shape[0]
-        slots = []
-        for b in mx.blocks(problem):
-            if b.shape is None:
-                slots.append((b, xp.zeros((n, b.stop - b.start))))
-            else:
-                r, c = b.shape
-                slots.append((b, xp.zeros((n, r, 1)), xp.zeros((n, 1, c))))
-        return MatrixState(w, 0, tuple(slots))
+        return MatrixState(w, 0, mx.factored_slots(problem, namespace(w), w.shape[0]))
 
     def update(self, state: MatrixState, g) -> MatrixState:
         xp = namespace(g)
@@ -173,16 +165,7 @@ class CAME(_PerRun):
 
     def init(self, problem, w0) -> MatrixState:
         w = _fit_batch(_as_batch(w0), self.runs())
-        xp, n = namespace(w), w.shape[0]
-        slots = []
-        for b in mx.blocks(problem):
-            if b.shape is None:
-                slots.append((b, xp.zeros((n, b.stop - b.start))))
-            else:
-                r, c = b.shape
-                z = lambda *s: xp.zeros((n,) + s)  # noqa: E731
-                slots.append((b, z(r, 1), z(1, c), z(r, 1), z(1, c)))
-        return MatrixState(w, 0, tuple(slots), xp.zeros_like(w))
+        return MatrixState(w, 0, mx.factored_slots(problem, namespace(w), w.shape[0], pairs=2), namespace(w).zeros_like(w))
 
     @staticmethod
     def _approx(row, col):

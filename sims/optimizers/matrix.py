@@ -45,6 +45,20 @@ def blocks(problem) -> tuple[Block, ...]:
     return tuple(Block(l, int(b - n), int(b), s) for l, (b, n, s) in enumerate(zip(stops, problem.sizes, shapes)))
 
 
+def factored_slots(problem, xp, n: int, pairs: int = 1) -> tuple:
+    """Per block: (block, (n, d_b) zeros) for a vector block, (block, then ``pairs`` × a row (n, r, 1)
+    and a column (n, 1, c) of zeros) for an r × c matrix block: the factored second moments of
+    Adafactor (one pair) and CAME (two: second moment and confidence)."""
+    out = []
+    for b in blocks(problem):
+        if b.shape is None:
+            out.append((b, xp.zeros((n, b.stop - b.start))))
+        else:
+            r, c = b.shape
+            out.append((b,) + tuple(z for _ in range(pairs) for z in (xp.zeros((n, r, 1)), xp.zeros((n, 1, c)))))
+    return tuple(out)
+
+
 def unvec(x, block: Block):
     """(n, d) → the block's (n, r, c) matrices (row-major vec), or its (n, d_l) vector."""
     part = x[:, block.start:block.stop]
