@@ -29,10 +29,13 @@ SOURCE = ("Tomihari & Sato 2025 (seed 001), Assm. 4.8 / Thm. 4.9 / App. H (stoch
           "batch-size scaling on the noisy quadratic model (Zhang et al. 2019, not a seed)")
 REPRODUCES = "Tomihari Assumption 4.8 / Thm. 4.9 (noise)"
 MODELS = ("isotropic", "hessian", "gradient")
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+MOMENTUM = 0.9  # heavy ball (torch.optim.SGD semantics)
+LABELS = {"sgd": "SGD", "momentum": "SGD + momentum", "adam": "Adam"}
 TARGET = 0.05   # ℓ ≤ 5 % of ℓ_0 [C]: reachable by SGD at every batch size within the cap
 SIGMA = 0.3     # E‖ξ‖² = σ²d per sample: noise-dominated at B = 1 (‖g0‖ ≈ 1.3 vs σ√d = 3) [C]
-LRS = {"sgd": 2.0 ** np.arange(-6.0, 1.01, 1.0), "adam": 2.0 ** np.arange(-8.0, -0.99, 1.0)}  # 2/L = 2 is SGD's limit
+LRS = {"sgd": 2.0 ** np.arange(-6.0, 1.01, 1.0), "momentum": 2.0 ** np.arange(-9.0, 2.01, 1.0),
+       "adam": 2.0 ** np.arange(-8.0, -0.99, 1.0)}  # 2/L = 2 is SGD's limit, 2(1+μ)/L = 3.8 heavy ball's
 FIDELITY = {
     "tiny": dict(batches=(1, 8, 64), inits=3, steps=1500),
     "default": dict(batches=tuple(2 ** np.arange(0, 11)), inits=3, steps=3000),
@@ -43,18 +46,19 @@ Steps to ℓ ≤ {target:g}·ℓ_0 against the batch size B on the noisy quadrat
 diag(1/i), d = {d}, κ = {kappa:.0f}; w0 = w* + N(0, I), {inits} inits) with gradient noise ξ/√B,
 E‖ξ‖² = σ²d, σ = {sigma:g} [C], under three covariances: isotropic σ²I, Hessian-shaped σ²d·H/tr H
 (the NQM), and gradient-correlated, ξ_i ∝ |g_i| z_i (our reading of Tomihari & Sato's
-coordinate-wise noise–gradient correlation, Assumption 4.8 eq. 21 [C]). SGD and Adam (torch
-semantics, β = ({beta1:g}, {beta2:g})) each take the lr that minimises the median steps at that B, from
-2^{{{sgd_lo:g}…{sgd_hi:g}}} (SGD) and 2^{{{adam_lo:g}…{adam_hi:g}}} (Adam) [C]; at most {steps} steps.
+coordinate-wise noise–gradient correlation, Assumption 4.8 eq. 21 [C]). SGD, SGD with momentum {momentum:g}
+and Adam (torch semantics, β = ({beta1:g}, {beta2:g})) each take the lr that minimises the median steps
+at that B, from 2^{{{sgd_lo:g}…{sgd_hi:g}}} (SGD), 2^{{{mom_lo:g}…{mom_hi:g}}} (momentum) and
+2^{{{adam_lo:g}…{adam_hi:g}}} (Adam) [C]; at most {steps} steps.
 Vertical lines: the critical batch size B* = smallest B with T(B) ≤ 2·T(B_max) [C] (McCandlish et
 al.'s S = S_min(1 + B_noise/B), with the largest batch standing in for S_min). Measured B* (SGD /
-Adam): {bstar}. Steps at B = 1 → B = {bmax}: {ends}. Tomihari Thm. 4.9 says the noise term has the
+momentum / Adam): {bstar}. Steps at B = 1 → B = {bmax}: {ends}. Tomihari Thm. 4.9 says the noise term has the
 same σ-dependence for gradient- and sign-based methods up to constants (THEORY §8.4: shape
 only, no constant to check); here {reading}
 """
 SUMMARY = """
 steps to {target:g}·ℓ_0 vs batch size under isotropic, Hessian-shaped and gradient-correlated noise;
-critical batch B* (SGD / Adam): {bstar}
+critical batch B* (SGD / momentum / Adam): {bstar}
 """
 
 
@@ -70,6 +74,8 @@ def noise_rows(kind: str, stream_iso, stream_hess, t: int, g: np.ndarray, scale:
 
 
 def spec(name: str, lr: np.ndarray):
+    if name == "momentum":
+        return sims.SGD(lr=lr, momentum=MOMENTUM)
     return sims.GD(lr) if name == "sgd" else sims.Adam(lr)
 
 
@@ -180,12 +186,15 @@ def facts(data: xr.Dataset) -> dict:
     def show(x):
         return style.num(x, 3) if np.isfinite(x) else "not reached"
 
-    bstar = "; ".join(f"{m} {show(bs[i, 0])} / {show(bs[i, 1])}" for i, m in enumerate(data.noise.values))
-    ends = "; ".join(f"{m}: SGD {show(float(tb.sel(noise=m, optimizer='sgd')[0]))} → "
-                     f"{show(float(tb.sel(noise=m, optimizer='sgd')[-1]))}, Adam "
-                     f"{show(float(tb.sel(noise=m, optimizer='adam')[0]))} → "
-                     f"{show(float(tb.sel(noise=m, optimizer='adam')[-1]))}" for m in data.noise.values)
-    larger = [bool(bs[i, 1] > bs[i, 0]) for i in range(bs.shape[0]) if np.all(np.isfinite(bs[i]))]
+    opts = list(data.optimizer.values)
+    i_sgd, i_adam = opts.index("sgd"), opts.index("adam")
+    bstar = "; ".join(f"{m} " + " / ".join(show(bs[i, j]) for j in range(len(opts)))
+                      for i, m in enumerate(data.noise.values))
+    ends = "; ".join(f"{m}: " + ", ".join(f"{LABELS[o]} {show(float(tb.sel(noise=m, optimizer=o)[0]))} → "
+                                          f"{show(float(tb.sel(noise=m, optimizer=o)[-1]))}" for o in opts)
+                     for m in data.noise.values)
+    larger = [bool(bs[i, i_adam] > bs[i, i_sgd]) for i in range(bs.shape[0])
+              if np.isfinite(bs[i, i_adam]) and np.isfinite(bs[i, i_sgd])]
     if not larger:
         reading = "B* is not defined for every optimizer at this fidelity."
     elif all(larger):
@@ -201,6 +210,7 @@ def facts(data: xr.Dataset) -> dict:
             "beta2": data.attrs["beta2"], "kappa": float(data.attrs["kappa"]),
             "inits": data.sizes["init"], "sigma": data.attrs["sigma"], "steps": int(data.attrs["max_steps"]),
             "sgd_lo": lo("sgd"), "sgd_hi": hi("sgd"), "adam_lo": lo("adam"), "adam_hi": hi("adam"),
+            "mom_lo": lo("momentum"), "mom_hi": hi("momentum"), "momentum": MOMENTUM,
             "bstar": bstar, "bmax": int(B[-1]), "ends": ends, "reading": reading}
 
 
@@ -212,13 +222,13 @@ def plot(data: xr.Dataset):
     tb = tuned(data).steps
     bs = bstars(data)
     B = data.batch.values
-    colors = {"sgd": style.color("gd"), "adam": style.color("adam")}
+    colors = {"sgd": style.color("gd"), "momentum": "#2ca02c", "adam": style.color("adam")}
     for i, m in enumerate(data.noise.values):
         ax = axes[0, i]
         for j, o in enumerate(data.optimizer.values):
             t = tb.sel(noise=m, optimizer=o).values
             fin = np.isfinite(t)
-            ax.plot(B[fin], t[fin], "o-", color=colors[str(o)], label="SGD" if o == "sgd" else "Adam")
+            ax.plot(B[fin], t[fin], "o-", color=colors[str(o)], label=LABELS[str(o)])
             if np.isfinite(bs[i, j]):
                 ax.axvline(bs[i, j], color=colors[str(o)], linestyle="--", linewidth=0.9)
         t0 = float(tb.sel(noise=m, optimizer="sgd").values[0])
