@@ -59,8 +59,29 @@ class NormState(NamedTuple):
     norm: Callable    # (n, d) -> (n, 1) global or (n, d) per-block norms
 
 
+class _NormScaled(_PerRun):
+    """What NormalizedGD and ClippedGD share: lr, one more per-run number ``SCALE`` (its name and
+    check: ε or max_norm), ``per_block``, the schedule, and a state that carries the norm map."""
+
+    SCALE: tuple = ()
+
+    def __post_init__(self):
+        name, check = self.SCALE
+        object.__setattr__(self, "lr", per_run("lr", self.lr, positive))
+        object.__setattr__(self, name, per_run(name, getattr(self, name), check))
+        boolean("per_block", self.per_block)
+        _schedule(self.schedule)
+        self._check_runs()
+
+    def init(self, problem, w0) -> NormState:
+        w = _fit_batch(_as_batch(w0), self.runs())
+        xp = namespace(w)
+        return NormState(w, 0, column(self.lr, xp), column(getattr(self, self.SCALE[0]), xp),
+                         norm_map(problem, self.per_block, xp))
+
+
 @dataclass(frozen=True)
-class NormalizedGD(_PerRun):
+class NormalizedGD(_NormScaled):
     r"""Normalized gradient descent, w ← w − lr_t · g / (‖g‖ + ε), globally or per block.
 
     .. math:: w_{t+1} = w_t - \eta_t \frac{g_t}{\lVert g_t\rVert + \varepsilon}
@@ -96,18 +117,7 @@ class NormalizedGD(_PerRun):
     REFERENCE = ("closed forms: exactly lr per step, the exact 1-D 2-cycle, per block on 1x1 blocks = SignSGD "
                  "bit for bit (test_zoo_c.py)")
     HYPER = ("lr", "eps")
-
-    def __post_init__(self):
-        object.__setattr__(self, "lr", per_run("lr", self.lr, positive))
-        object.__setattr__(self, "eps", per_run("eps", self.eps, nonnegative))
-        boolean("per_block", self.per_block)
-        _schedule(self.schedule)
-        self._check_runs()
-
-    def init(self, problem, w0) -> NormState:
-        w = _fit_batch(_as_batch(w0), self.runs())
-        xp = namespace(w)
-        return NormState(w, 0, column(self.lr, xp), column(self.eps, xp), norm_map(problem, self.per_block, xp))
+    SCALE = ("eps", nonnegative)
 
     def update(self, state: NormState, g) -> NormState:
         xp = namespace(g)
@@ -116,7 +126,7 @@ class NormalizedGD(_PerRun):
 
 
 @dataclass(frozen=True)
-class ClippedGD(_PerRun):
+class ClippedGD(_NormScaled):
     r"""Gradient descent on the norm-clipped gradient (torch.nn.utils.clip_grad_norm_ semantics).
 
     .. math:: c_t = \min\Big(1, \frac{\text{max\_norm}}{\lVert g_t\rVert + 10^{-6}}\Big), \qquad
@@ -144,19 +154,7 @@ class ClippedGD(_PerRun):
     name = "clipped-gd"
     REFERENCE = "torch.nn.utils.clip_grad_norm_ (global or per block) + torch.optim.SGD (test_crosscheck_zoo_c.py)"
     HYPER = ("lr", "max_norm")
-
-    def __post_init__(self):
-        object.__setattr__(self, "lr", per_run("lr", self.lr, positive))
-        object.__setattr__(self, "max_norm", per_run("max_norm", self.max_norm, positive))
-        boolean("per_block", self.per_block)
-        _schedule(self.schedule)
-        self._check_runs()
-
-    def init(self, problem, w0) -> NormState:
-        w = _fit_batch(_as_batch(w0), self.runs())
-        xp = namespace(w)
-        return NormState(w, 0, column(self.lr, xp), column(self.max_norm, xp),
-                         norm_map(problem, self.per_block, xp))
+    SCALE = ("max_norm", positive)
 
     def update(self, state: NormState, g) -> NormState:
         xp = namespace(g)

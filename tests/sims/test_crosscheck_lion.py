@@ -19,25 +19,8 @@ from hetquad.problems.quadratic import block_quadratic
 from hetquad.sims import engines
 from hetquad.sims.optimizers import Lion, Signum
 
-STEPS = 40
-RTOL = 1e-12
-
-
-@pytest.fixture(scope="module")
-def problem():
-    eigs = [np.linspace(1.0, 10.0, 4), np.geomspace(0.1, 50.0, 6), np.linspace(0.5, 2.0, 3)]
-    return block_quadratic(eigs, seed=11, w_star=np.linspace(1.0, 3.0, 13))
-
-
-def _torch_loss(problem):
-    blocks = [torch.tensor(np.asarray(h), dtype=torch.float64) for h in problem.blocks]
-    w_star = torch.tensor(np.asarray(problem.w_star), dtype=torch.float64)
-
-    def loss(w):
-        e = w - w_star
-        return sum(0.5 * e[a:b] @ (h @ e[a:b]) for (a, b), h in zip(problem.offsets, blocks))
-
-    return loss
+# the problem, the torch loss and the tolerances of the torch.optim cross-checks, shared
+from tests.sims.test_crosscheck_torch import RTOL, STEPS, _torch_loss, problem  # noqa: F401,E402
 
 
 @pytest.mark.parametrize("beta1,beta2,weight_decay", [(0.9, 0.99, 0.0), (0.95, 0.98, 0.1), (0.0, 0.5, 1.0),
