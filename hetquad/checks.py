@@ -149,8 +149,7 @@ def _run_plateau(inst, engine, mode, rng):
 def _run_normalized(inst, engine, mode, rng):
     from hetquad import sims, theory
     b = theory.normalized_gd_plateau(inst.problem, inst.info["lr"], inst.w0)
-    # NormalizedGD has no numba rendering: the numpy engine, whatever --engine says
-    res = sims.run(inst.problem, sims.NormalizedGD(lr=b.lr), b.start + 100, w0=inst.w0, engine="numpy")
+    res = sims.run(inst.problem, sims.NormalizedGD(lr=b.lr), b.start + 100, w0=inst.w0, engine=engine)
     return [theory.check(res, b)]
 
 

@@ -25,7 +25,7 @@ from .tracking import simulate_rule
 def unsupported(task: Task) -> str | None:
     """Why this array rendering cannot run ``task`` (None when it can)."""
     if task.noise is not None and type(task.noise).__name__ != "GaussianNoise":
-        return f"{type(task.noise).__name__} runs on the numpy engine only (finite-sum problems)"
+        return f"{type(task.noise).__name__} runs on the numpy engine only (only GaussianNoise has a counter-based stream in the array engines)"
     return lowering_limits(task)
 
 

@@ -13,8 +13,12 @@ Formulation: (a) instance-blocked (``width`` instances per unit, a small GEMM pe
 batches, (b) one instance per unit (column-update matvecs) for narrow ones; chosen by shape.
 
 The optimizer arrives as its family record (``sims.optimizers.FAMILIES``: GDRecord,
-MomentumRecord, SignRecord, AdamRecord) with one value per run of every hyper-parameter; a column of the state carries its
-run's values, so a run computes the same bits alone or in any batch. ``GaussianNoise`` adds
+MomentumRecord, SignRecord, AdamRecord, NormRecord, LambRecord, SophiaRecord, SM3Record) with one
+value per run of every hyper-parameter; a column of the state carries its run's values, so a run
+computes the same bits alone or in any batch. A record with a ``partition`` (Adam-mini's blocks,
+LAMB's and the block norms' problem blocks, SM3's when a block is a matrix) makes every unit hold
+whole partition blocks, so its block reductions stay inside the unit. State per run: W, G, M, V
+(d rows) and X, SM3's row and column accumulators of the matrix blocks. ``GaussianNoise`` adds
 σ·ξ from the counter-based stream of ``sims.noise`` (keyed by the run's index in the batch), so
 a rollback re-draws exactly the same noise. Stop decisions are ``sims.stopping``'s.
 """
@@ -26,12 +30,15 @@ import numpy as np
 
 from .. import stopping
 from ..optimizers import FAMILIES, AdamRecord, MomentumRecord, SignRecord
+from ..optimizers.records import LambRecord, NormRecord, SM3Record, SophiaRecord
 from . import Task, Trajectory
 from ..noise import GaussianNoise, run_keys, scale_tiles
 from . import batched
 
 NAME = "numba"
-FAMILY_CODES = {"gd": 0, "sign": 1, "adam": 2, "momentum": 3}  # numba_kernels.GD, SIGN, ADAM, MOMENTUM
+FAMILY_CODES = {"gd": 0, "sign": 1, "adam": 2, "momentum": 3,  # numba_kernels.GD, SIGN, ADAM, MOMENTUM,
+                "norm": 4, "lamb": 5, "sophia": 6, "sm3": 7}      # NORM, LAMB, SOPHIA, SM3
+NORM_CODES = {"normalized": 0, "clipped": 1}                    # numba_kernels.NORMALIZED, CLIPPED
 VARIANT_CODES = {"adam": 0, "nadam": 1, "radam": 2}             # numba_kernels.ADAM_STEP, NADAM_STEP, RADAM_STEP
 DECAY_CODES = {"none": 0, "coupled": 1, "decoupled": 2}         # numba_kernels.NO_DECAY, COUPLED, DECOUPLED
 REDUCER_CODES = {"mean": 0, "max": 1, "min": 2, "norm": 3}      # numba_kernels.R_MEAN, R_MAX, R_MIN, R_NORM
@@ -48,7 +55,7 @@ _FORCE = None  # private switch for tests: 'a' or 'b' forces a formulation
 def unsupported(task: Task) -> str | None:
     """The array engines' lowering limits; of the noise models, GaussianNoise (counter-based stream)."""
     if task.noise is not None and not isinstance(task.noise, GaussianNoise):
-        return f"{type(task.noise).__name__} runs on the numpy engine only (finite-sum problems)"
+        return f"{type(task.noise).__name__} runs on the numpy engine only (only GaussianNoise has a counter-based stream in the array engines)"
     if not hasattr(task.optimizer, "lower"):  # no numba rendering: the xp engines run its update
         return f"{type(task.optimizer).__name__} has no numba rendering (runs on the numpy and cupy engines)"
     return batched.lowering_limits(task)
@@ -138,7 +145,7 @@ def simulate(task: Task) -> Trajectory:
     rec = task.optimizer.lower(p, n, steps)
     family = next(k for k, cls in FAMILIES.items() if isinstance(rec, cls))
     hflat, hoff, toff = _tiles(p)
-    part = rec.partition if isinstance(rec, AdamRecord) else None
+    part = getattr(rec, "partition", None)  # Adam-mini's, LAMB's and the norms' blocks, SM3's matrix blocks
     vids = None if part is None else np.ascontiguousarray(part.ids, dtype=np.int64)
     gtile = _groups(toff, vids)
     n_groups = gtile.size - 1
@@ -159,16 +166,18 @@ def simulate(task: Task) -> Trajectory:
         sflat = np.concatenate([s.ravel() for s in scale_tiles(p)])
     static = dict(wstar=np.ascontiguousarray(p.w_star, dtype=np.float64), hflat=hflat, hoff=hoff,
                   toff=toff, gtile=gtile, blk=blk, vids=vids, vcounts=vcounts,
-                  **_kernel_tables(task, rec if family == "adam" else None, runs),
+                  **_kernel_tables(task, rec if family in ("adam", "lamb") else None, runs),
                   family=FAMILY_CODES[family], v0_g0sq=family == "adam" and rec.v0 == "g0sq",
                   v_block=part is not None, n_parts=n_parts, sflat=sflat, **_flags(rec),
                   noise_kind=(K_NOISE["none"] if noise is None else K_NOISE[noise.covariance]),
-                  sigma=0.0 if noise is None else float(noise.sigma))
+                  sigma=0.0 if noise is None else float(noise.sigma), **_block_layout(p, rec))
     formulation = choose_formulation(n)
 
     # state, (d, n): one column per active run
     W = np.ascontiguousarray(task.w0.T, dtype=np.float64)
     G, M, V = np.zeros_like(W), np.zeros_like(W), np.zeros_like(W)
+    X = np.zeros((max(1, int(static["xsize"])), n))  # SM3's row and column accumulators of matrix blocks
+    del static["xsize"]
     ids = np.arange(n)
     R = task.record.size
     out_loss, out_gn = np.full((n, R), np.nan), np.full((n, R), np.nan)
@@ -184,7 +193,7 @@ def simulate(task: Task) -> Trajectory:
         na = W.shape[1]
         lossp, gsqp = (b[:k * B * na].reshape(k, B, na) for b in bufs[:2])
         loss, gsq = (b[:k * na].reshape(k, na) for b in bufs[2:])
-        K.advance(prime, W, G, M, V, ug=units[0], uc0=units[1], uw=units[2], usteps=units[3],
+        K.advance(prime, W, G, M, V, X, ug=units[0], uc0=units[1], uw=units[2], usteps=units[3],
                   t0=t0, lossp=lossp, gsqp=gsqp, loss_tot=loss, gsq_tot=gsq, **runs, **static)
         return loss, gsq, gsqp
 
@@ -199,7 +208,7 @@ def simulate(task: Task) -> Trajectory:
     while t < steps and ids.size:
         na = ids.size
         k = min(kmax, steps - t)
-        snap = (W.copy(), G.copy(), M.copy(), V.copy())
+        snap = (W.copy(), G.copy(), M.copy(), V.copy(), X.copy())
         width = _width(na, toff, gtile, formulation)
         loss, gsq, gsqp = run(False, _units(n_groups, na, width, k), t, k)
         diverged, hit = stopping.decide(loss, gsq, threshold=threshold[ids], tol=task.tol, loss0=loss0[ids])
@@ -218,7 +227,7 @@ def simulate(task: Task) -> Trajectory:
         if done.any():
             stop[ids[done]] = np.where(diverged[ends, cols][done], stopping.StopCode.DIVERGED,
                                        stopping.StopCode.TOL)
-            for a, b in zip((W, G, M, V), snap):  # rollback, then re-run to the stop step
+            for a, b in zip((W, G, M, V, X), snap):  # rollback, then re-run to the stop step
                 a[:, done] = b[:, done]
             dc = np.flatnonzero(done)
             units = (np.repeat(np.arange(n_groups, dtype=np.int64), dc.size), np.tile(dc, n_groups),
@@ -226,12 +235,30 @@ def simulate(task: Task) -> Trajectory:
             run(False, units, t, k)
             w_final[ids[done]] = W[:, done].T
             live = ~done
-            W, G, M, V = (np.ascontiguousarray(a[:, live]) for a in (W, G, M, V))
+            W, G, M, V, X = (np.ascontiguousarray(a[:, live]) for a in (W, G, M, V, X))
             runs = {k: np.ascontiguousarray(a[..., live]) for k, a in runs.items()}
             ids = ids[live]
         t += k
     w_final[ids] = W.T
     return Trajectory(out_loss, out_gn, out_bn, iterations, stop, final, w_final)
+
+
+def _block_layout(p, rec) -> dict:
+    """The problem blocks' offsets and SM3 matrix shapes (0, 0 for a vector block), the rows of
+    each matrix block's accumulators in the extra state X (r rows, then c columns), Sophia's
+    exact diagonal, its k and whether it draws Hutchinson vectors."""
+    B = len(p.sizes)
+    boff = np.concatenate([[0], np.cumsum(p.sizes)]).astype(np.int64)
+    bshape, xoff, xsize = np.zeros((B, 2), dtype=np.int64), np.zeros(B, dtype=np.int64), 0
+    if isinstance(rec, SM3Record):
+        for b, shape in enumerate(rec.shapes):
+            if shape is not None:
+                bshape[b], xoff[b] = shape, xsize
+                xsize += shape[0] + shape[1]
+    sophia = isinstance(rec, SophiaRecord)
+    hdiag = rec.diag if sophia and rec.diag is not None else np.zeros(p.d)
+    return dict(boff=boff, bshape=bshape, xoff=xoff, xsize=xsize, hdiag=np.ascontiguousarray(hdiag, dtype=np.float64),
+                sophia_k=int(rec.k) if sophia else 1, hutch=sophia and rec.keys is not None)
 
 
 def _kernel_tables(task: Task, adam, runs: dict) -> dict:
@@ -254,15 +281,17 @@ def _kernel_tables(task: Task, adam, runs: dict) -> dict:
     if adam is None:
         ones = np.ones((1, joint.shape[0]))
         return dict(factors=factors, c1=ones, c2=ones, extra=np.ones((1, joint.shape[0], 1)))
+    extra = adam.extra if isinstance(adam, AdamRecord) else np.ones(adam.c1.shape + (1,))
     return dict(factors=factors, c1=np.ascontiguousarray(adam.c1[:, joint[:, 1]]),
                 c2=np.ascontiguousarray(adam.c2[:, joint[:, 1]]),
-                extra=np.ascontiguousarray(adam.extra[:, joint[:, 1]]))
+                extra=np.ascontiguousarray(extra[:, joint[:, 1]]))
 
 
 def _flags(rec) -> dict:
     """The record's static switches as the kernel's integer codes (neutral for other families)."""
     adam = isinstance(rec, AdamRecord)
-    return dict(variant=VARIANT_CODES[rec.variant] if adam else 0,
+    variant = VARIANT_CODES[rec.variant] if adam else NORM_CODES[rec.kind] if isinstance(rec, NormRecord) else 0
+    return dict(variant=variant,
                 decay=DECAY_CODES[rec.decay] if adam else 0,
                 nesterov=bool(rec.nesterov) if isinstance(rec, MomentumRecord) else False,
                 reducer=REDUCER_CODES[rec.reducer] if adam else 0)
@@ -270,19 +299,40 @@ def _flags(rec) -> dict:
 
 def _per_run_arrays(rec, n: int) -> dict:
     """The kernel's per-run arguments, last axis = runs: LR (d, n) for GD/momentum/sign, (1, n)
-    unused for Adam; lrc, beta1, beta2, eps, wd, damp, corr (n,) (unused ones hold neutral
-    values). Momentum SGD: beta1 = μ, damp = δ; sign descent: beta1, beta2 = Lion's β1, β2."""
+    unused for the others; lrc, beta1, beta2, eps, wd, damp, aux, corr, hkeys (n,) (unused ones
+    hold neutral values). Momentum SGD: beta1 = μ, damp = δ; sign descent: beta1, beta2 = Lion's
+    β1, β2; norms: eps = ε or max_norm; LAMB: aux = clamp; Sophia: aux = γ, hkeys its Hutchinson
+    keys; SM3: beta1 = momentum, beta2 = β."""
     ones, zeros = np.ones(n), np.zeros(n)
-    if isinstance(rec, AdamRecord):
-        return dict(LR=np.zeros((1, n)), lrc=rec.lr.copy(), beta1=rec.beta1.copy(), beta2=rec.beta2.copy(),
-                    eps=rec.eps.copy(), wd=rec.weight_decay.copy(), damp=zeros, corr=rec.corr.copy())
-    out = dict(LR=np.ascontiguousarray(rec.lr.T), lrc=ones, beta1=zeros, beta2=zeros, eps=zeros, wd=zeros,
-               damp=zeros, corr=np.zeros(n, dtype=np.int64))
+    base = dict(LR=np.zeros((1, n)), lrc=ones, beta1=zeros, beta2=zeros, eps=zeros, wd=zeros, damp=zeros,
+                aux=zeros, corr=np.zeros(n, dtype=np.int64), hkeys=np.zeros(n, dtype=np.uint64))
+    per_run = _lowered_per_run(rec)
+    if per_run is not None:
+        return {**base, **{k: np.array(a, dtype=base[k].dtype) for k, a in per_run.items()}}
+    out = dict(base, LR=np.ascontiguousarray(rec.lr.T))
     if isinstance(rec, SignRecord):
         out.update(beta1=rec.beta1.copy(), beta2=rec.beta2.copy(), wd=rec.weight_decay.copy())
     elif isinstance(rec, MomentumRecord):
         out.update(beta1=rec.momentum.copy(), damp=rec.dampening.copy(), wd=rec.weight_decay.copy())
     return out
+
+
+def _lowered_per_run(rec) -> dict | None:
+    """The per-run kernel arguments of the families with a per-run lr (None for the LR-matrix ones)."""
+    if isinstance(rec, AdamRecord):
+        return dict(lrc=rec.lr, beta1=rec.beta1, beta2=rec.beta2, eps=rec.eps, wd=rec.weight_decay,
+                    corr=rec.corr.copy())
+    if isinstance(rec, NormRecord):
+        return dict(lrc=rec.lr, eps=rec.scale)
+    if isinstance(rec, LambRecord):
+        return dict(lrc=rec.lr, beta1=rec.beta1, beta2=rec.beta2, eps=rec.eps, wd=rec.weight_decay, aux=rec.clamp,
+                    corr=rec.corr.copy())
+    if isinstance(rec, SophiaRecord):
+        out = dict(lrc=rec.lr, beta1=rec.beta1, beta2=rec.beta2, eps=rec.eps, wd=rec.weight_decay, aux=rec.gamma)
+        return out if rec.keys is None else dict(out, hkeys=rec.keys)
+    if isinstance(rec, SM3Record):
+        return dict(lrc=rec.lr, beta1=rec.momentum, beta2=rec.beta, eps=rec.eps)
+    return None
 
 
 def _record(out_loss, out_gn, out_bn, ids, slots, loss, gsq, gsqp) -> None:

@@ -13,10 +13,13 @@ unit the state is copied into contiguous scratch of shape (rows, width), instanc
 Both are the same ``block_product`` helper and accumulate every output over k in the same order
 with separate multiply and add (``fastmath=False``), so they are bit-identical per instance and an
 instance never depends on which other instances share its unit. The optimizer family is an integer
-scalar (GD, MOMENTUM, SIGN, ADAM: the records of ``sims.optimizers.FAMILIES``), one compiled kernel
-for all of them; every hyper-parameter is per run (per column). Within a family, small integer
-switches select the rule: Adam's direction (Adam, NAdam, RAdam), its weight decay (none, coupled,
-decoupled) and Adam-mini's block reducer (mean, max, min, 2-norm); SGD's ``nesterov``.
+scalar (GD, MOMENTUM, SIGN, ADAM, NORM, LAMB, SOPHIA, SM3: the records of
+``sims.optimizers.FAMILIES``), one compiled kernel for all of them; every hyper-parameter is per
+run (per column). Within a family, small integer switches select the rule: Adam's direction (Adam,
+NAdam, RAdam), its weight decay (none, coupled, decoupled) and Adam-mini's block reducer (mean,
+max, min, 2-norm); SGD's ``nesterov``; normalized GD or clipping. Block norms (LAMB's trust ratio,
+the norms) sum squares in coordinate order inside a unit, which holds whole blocks; Sophia's
+Hutchinson u ⊙ Hu uses the gradient's own tile product on the Rademacher draws.
 """
 from __future__ import annotations
 
@@ -27,7 +30,9 @@ import types
 
 from .. import noise as _noise
 
-GD, SIGN, ADAM, MOMENTUM = 0, 1, 2, 3
+GD, SIGN, ADAM, MOMENTUM, NORM, LAMB, SOPHIA, SM3 = 0, 1, 2, 3, 4, 5, 6, 7
+NORMALIZED, CLIPPED = 0, 1                     # NormRecord.kind
+CLIP_EPS = 1e-6                                # torch's clip_grad_norm_ (sims.optimizers.normalized)
 ADAM_STEP, NADAM_STEP, RADAM_STEP = 0, 1, 2   # AdamRecord.variant
 NO_DECAY, COUPLED, DECOUPLED = 0, 1, 2         # AdamRecord.decay
 R_MEAN, R_MAX, R_MIN, R_NORM = 0, 1, 2, 3      # AdamRecord.reducer
@@ -270,6 +275,167 @@ def _update(family, t, w, g, m, v, e, lr, wstar, sq, sq_sum, vids, vcounts, fact
 
 
 @njit(**_OPTS)
+def _maxnan(a, b):
+    """np.maximum: the larger, NaN if either is NaN."""
+    return a if (a > b or a != a) else b
+
+
+@njit(**_OPTS)
+def _minnan(a, b):
+    """np.minimum: the smaller, NaN if either is NaN."""
+    return a if (a < b or a != a) else b
+
+
+@njit(**_OPTS)
+def _part_norms(x, red, vids):
+    """red[p, c] = ‖x[·, c]‖₂ over the coordinates of partition block p (squares summed in
+    coordinate order); blocks outside the unit's rows are 0."""
+    rows, width = x.shape
+    red[:] = 0.0
+    for i in range(rows):
+        acc = red[vids[i]]
+        for c in range(width):
+            acc[c] += x[i, c] * x[i, c]
+    for p in range(red.shape[0]):
+        for c in range(width):
+            red[p, c] = np.sqrt(red[p, c])
+
+
+@njit(**_OPTS)
+def _update_norm(t, w, g, e, wstar, red, vids, factors, lrc, sc, corr, step_c, kind):
+    """Normalized GD / norm clipping per partition block (NormRecord); sc = ε or max_norm."""
+    rows, width = w.shape
+    for c in range(width):
+        step_c[c] = factors[t, corr[c]] * lrc[c]
+    _part_norms(g, red, vids)
+    for i in range(rows):
+        nrm, ws = red[vids[i]], wstar[i]
+        for c in range(width):
+            gi = g[i, c]
+            if kind == CLIPPED:  # torch: clip_coef.clamp(max=1)
+                w[i, c] = w[i, c] - step_c[c] * (gi * _minnan(sc[c] / (nrm[c] + CLIP_EPS), 1.0))
+            elif gi != 0.0:  # 0/0 := 0 (``optimizers.scaled``)
+                w[i, c] = w[i, c] - step_c[c] * (gi / (nrm[c] + sc[c]))
+            e[i, c] = w[i, c] - ws
+
+
+@njit(**_OPTS)
+def _update_lamb(t, w, g, m, v, e, u, wstar, red, red2, vids, factors, c1, c2, b1, b2, ep, wd, clamp, lrc,
+                 corr, step_c):
+    """LAMB (LambRecord): Adam's direction plus λw in ``u``, one trust ratio per partition block."""
+    rows, width = w.shape
+    for c in range(width):
+        step_c[c] = factors[t, corr[c]] * lrc[c]
+    for i in range(rows):
+        for c in range(width):
+            gi, k = g[i, c], corr[c]
+            mi = b1[c] * m[i, c] + (1.0 - b1[c]) * gi
+            vi = b2[c] * v[i, c] + (1.0 - b2[c]) * (gi * gi)
+            m[i, c] = mi
+            v[i, c] = vi
+            mh = mi / c1[t, k]
+            r = 0.0 if mh == 0.0 else mh / (np.sqrt(vi / c2[t, k]) + ep[c])
+            u[i, c] = r + wd[c] * w[i, c]
+    _part_norms(w, red, vids)
+    _part_norms(u, red2, vids)
+    for i in range(rows):
+        wn_, un_, ws = red[vids[i]], red2[vids[i]], wstar[i]
+        for c in range(width):
+            wn, un = _minnan(wn_[c], clamp[c]), un_[c]
+            trust = 1.0 if (wn == 0.0 or un == 0.0) else wn / (un + ep[c])
+            w[i, c] = w[i, c] - step_c[c] * (trust * u[i, c])
+            e[i, c] = w[i, c] - ws
+
+
+@njit(**_OPTS)
+def _rademacher(z, keys, t, r0, d):
+    """z[i, c] = ±1: the top bit of splitmix64(key_c ^ (t·d + r0 + i)) (``sophia.rademacher``)."""
+    rows, width = z.shape
+    base = np.uint64(t) * np.uint64(d) + np.uint64(r0)
+    for i in range(rows):
+        ci = base + np.uint64(i)
+        for c in range(width):
+            z[i, c] = 1.0 if (_splitmix64(keys[c] ^ ci) >> np.uint64(63)) == np.uint64(1) else -1.0
+
+
+@njit(**_OPTS)
+def _update_sophia(t, w, g, m, h, e, est, hutch, hdiag, wstar, factors, b1, b2, gamma, ep, wd, lrc, corr, step_c, k):
+    """Sophia (SophiaRecord); ``est`` the Hutchinson u ⊙ Hu of this step when ``hutch`` (else diag(H))."""
+    rows, width = w.shape
+    for c in range(width):
+        step_c[c] = factors[t, corr[c]] * lrc[c]
+    refresh = t % k == 0
+    for i in range(rows):
+        ws = wstar[i]
+        for c in range(width):
+            mi = b1[c] * m[i, c] + (1.0 - b1[c]) * g[i, c]
+            m[i, c] = mi
+            if refresh:
+                h[i, c] = b2[c] * h[i, c] + (1.0 - b2[c]) * (est[i, c] if hutch else hdiag[i])
+            lt = step_c[c]
+            wi = w[i, c] - (lt * wd[c]) * w[i, c]
+            ratio = mi / _maxnan(gamma[c] * h[i, c], ep[c])
+            ratio = 1.0 if ratio > 1.0 else (-1.0 if ratio < -1.0 else ratio)
+            w[i, c] = wi - lt * ratio
+            e[i, c] = w[i, c] - ws
+
+
+@njit(**_OPTS)
+def _sm3_ghat(gi, nu, ep):
+    return 0.0 if gi == 0.0 else gi / np.sqrt(nu + ep)
+
+
+@njit(**_OPTS)
+def _update_sm3(t, w, g, m, acc, e, gh, X, cnew, wstar, r0, c0, blk, boff, bshape, xoff, factors, mom, beta, ep,
+                lrc, corr, step_c):
+    """SM3 with momentum (SM3Record): per-coordinate accumulators ``acc`` on vector blocks, row and
+    column accumulators in ``X`` (rows xoff[b]…, then columns, of the global state) on matrix blocks."""
+    rows, width = w.shape
+    for c in range(width):
+        step_c[c] = factors[t, corr[c]] * lrc[c]
+    for b in range(blk[r0], blk[r0 + rows - 1] + 1):
+        lo, hi = boff[b] - r0, boff[b + 1] - r0
+        R, C = bshape[b, 0], bshape[b, 1]
+        if R == 0:  # a vector block: every coordinate its own cover (AdaGrad / its EMA)
+            for i in range(lo, hi):
+                for c in range(width):
+                    keep = beta[c] if beta[c] > 0.0 else 1.0
+                    gi, old = g[i, c], acc[i, c]
+                    nu = keep * old + (1.0 - beta[c]) * (gi * gi)
+                    acc[i, c] = _maxnan(old, nu)
+                    gh[i, c] = _sm3_ghat(gi, nu, ep[c])
+            continue
+        xr, xc = xoff[b], xoff[b] + R
+        for j in range(C):
+            for c in range(width):
+                cnew[j, c] = X[xc + j, c0 + c]
+        for a in range(R):
+            for c in range(width):
+                keep = beta[c] if beta[c] > 0.0 else 1.0
+                fresh = 1.0 - beta[c]
+                rold = X[xr + a, c0 + c]
+                rmax = rold
+                for j in range(C):
+                    i = lo + a * C + j
+                    gi = g[i, c]
+                    nu = keep * _minnan(rold, X[xc + j, c0 + c]) + fresh * (gi * gi)
+                    gh[i, c] = _sm3_ghat(gi, nu, ep[c])
+                    rmax = _maxnan(rmax, nu)
+                    cnew[j, c] = _maxnan(cnew[j, c], nu)
+                X[xr + a, c0 + c] = rmax
+        for j in range(C):
+            for c in range(width):
+                X[xc + j, c0 + c] = cnew[j, c]
+    for i in range(rows):
+        ws = wstar[i]
+        for c in range(width):
+            mi = mom[c] * m[i, c] + (1.0 - mom[c]) * gh[i, c]
+            m[i, c] = mi
+            w[i, c] = w[i, c] - step_c[c] * mi
+            e[i, c] = w[i, c] - ws
+
+
+@njit(**_OPTS)
 def _block_reduce(v, out, red, vids, reducer):
     """out[i] = max / min / 2-norm of v over the partition block of coordinate i (in coordinate order)."""
     rows, width = v.shape
@@ -354,10 +520,10 @@ def _noisy(t, g, gu, z, xi, keys, r0, d, sflat, hoff, toff, t_lo, t_hi, noise_ki
 
 
 @njit(**_OPTS)
-def _run_unit(u, prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vids, vcounts,
-              ug, uc0, uw, usteps, t0, factors, c1, c2, extra, lrc, beta1, beta2, eps, wd, damp, corr, family,
+def _run_unit(u, prime, W, G, M, V, X, LR, wstar, hflat, hoff, toff, gtile, blk, vids, vcounts,
+              ug, uc0, uw, usteps, t0, factors, c1, c2, extra, lrc, beta1, beta2, eps, wd, damp, aux, corr, family,
               v0_g0sq, v_block, n_parts, variant, decay, nesterov, reducer, lossp, gsqp, keys, sflat,
-              noise_kind, sigma):
+              noise_kind, sigma, boff, bshape, xoff, hdiag, hkeys, sophia_k, hutch):
     grp = ug[u]
     t_lo, t_hi = gtile[grp], gtile[grp + 1]
     r0, r1 = toff[t_lo], toff[t_hi]
@@ -368,16 +534,23 @@ def _run_unit(u, prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vi
     v = np.empty((rows, width))
     e = np.empty((rows, width))
     sq = np.empty((rows, width))
-    lr = np.empty((rows if family != ADAM else 1, width))
+    coord_lr = family == GD or family == SIGN or family == MOMENTUM  # lr per coordinate (LR), else per run
+    lr = np.empty((rows if coord_lr else 1, width))
     sq_sum = np.empty((n_parts if v_block else 1, width))
+    red2 = np.empty((n_parts if family == LAMB else 1, width))
+    cnew = np.empty((max(1, np.max(bshape[:, 1])) if family == SM3 else 1, width))
+    hutching = family == SOPHIA and hutch
+    zh, xh = np.empty((rows, width) if hutching else (1, 1)), np.empty((rows, width) if hutching else (1, 1))
+    hku = hkeys[c0:c0 + width] if hutching else hkeys[:1]
+    hd = hdiag[r0:r1] if family == SOPHIA and not hutch else hdiag[:1]
     acc = np.empty((2, blk[r1 - 1] - blk[r0] + 1, width))
     b1, b2, ep, lrcu = np.empty(width), np.empty(width), np.empty(width), np.empty(width)
-    wdu, dpu = np.empty(width), np.empty(width)
+    wdu, dpu, auxu = np.empty(width), np.empty(width), np.empty(width)
     cu, step_c, inv_c2 = np.empty(width, dtype=np.int64), np.empty(width), np.empty(width)
     sc = np.zeros((4, width))
     for c in range(width):
         b1[c], b2[c], ep[c] = beta1[c0 + c], beta2[c0 + c], eps[c0 + c]
-        wdu[c], dpu[c] = wd[c0 + c], damp[c0 + c]
+        wdu[c], dpu[c], auxu[c] = wd[c0 + c], damp[c0 + c], aux[c0 + c]
         lrcu[c], cu[c] = lrc[c0 + c], corr[c0 + c]
     wsg, vg = wstar[r0:r1], vids[r0:r1]
     noisy = noise_kind != NO_NOISE
@@ -390,7 +563,7 @@ def _run_unit(u, prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vi
             g[i, c] = G[r0 + i, c0 + c]
             m[i, c] = M[r0 + i, c0 + c]
             v[i, c] = V[r0 + i, c0 + c]
-    if family != ADAM:
+    if coord_lr:
         for i in range(rows):
             for c in range(width):
                 lr[i, c] = LR[r0 + i, c0 + c]
@@ -404,9 +577,28 @@ def _run_unit(u, prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vi
         if noisy:
             _noisy(t0 + s, g, gu, z, xi, ku, r0, W.shape[0], sflat, hoff, toff, t_lo, t_hi, noise_kind, sigma)
         gs = gu if noisy else g  # outside the call: numba rejects inline control flow in a 30+ argument call
-        _update(family, t0 + s, w, gs, m, v, e, lr, wsg, sq, sq_sum, vg, vcounts, factors,
-                c1, c2, extra, b1, b2, ep, wdu, dpu, lrcu, cu, step_c, inv_c2, sc, v0_g0sq, v_block, variant, decay,
-                nesterov, reducer)
+        t = t0 + s
+        if family == NORM:
+            _update_norm(t, w, gs, e, wsg, sq_sum, vg, factors, lrcu, ep, cu, step_c, variant)
+        elif family == LAMB:
+            _update_lamb(t, w, gs, m, v, e, sq, wsg, sq_sum, red2, vg, factors, c1, c2, b1, b2, ep, wdu, auxu,
+                         lrcu, cu, step_c)
+        elif family == SOPHIA:
+            if hutching and t % sophia_k == 0:  # u ⊙ Hu: H acts within the group's tiles
+                _rademacher(zh, hku, t, r0, W.shape[0])
+                _gradient(zh, xh, hflat, hoff, toff, t_lo, t_hi, r0)
+                for i in range(rows):
+                    for c in range(width):
+                        xh[i, c] = zh[i, c] * xh[i, c]
+            _update_sophia(t, w, gs, m, v, e, xh, hutching, hd, wsg, factors, b1, b2, auxu, ep, wdu, lrcu, cu,
+                           step_c, sophia_k)
+        elif family == SM3:
+            _update_sm3(t, w, gs, m, v, e, sq, X, cnew, wsg, r0, c0, blk, boff, bshape, xoff, factors, b1, b2, ep,
+                        lrcu, cu, step_c)
+        else:
+            _update(family, t, w, gs, m, v, e, lr, wsg, sq, sq_sum, vg, vcounts, factors,
+                    c1, c2, extra, b1, b2, ep, wdu, dpu, lrcu, cu, step_c, inv_c2, sc, v0_g0sq, v_block, variant,
+                    decay, nesterov, reducer)
         _gradient(e, g, hflat, hoff, toff, t_lo, t_hi, r0)
         _stats(e, g, blk, r0, c0, s, acc, lossp, gsqp)
     for i in range(rows):
@@ -418,20 +610,20 @@ def _run_unit(u, prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vi
 
 
 @njit(parallel=True, **_OPTS)
-def advance(prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vids, vcounts,
-            ug, uc0, uw, usteps, t0, factors, c1, c2, extra, lrc, beta1, beta2, eps, wd, damp, corr, family,
+def advance(prime, W, G, M, V, X, LR, wstar, hflat, hoff, toff, gtile, blk, vids, vcounts,
+            ug, uc0, uw, usteps, t0, factors, c1, c2, extra, lrc, beta1, beta2, eps, wd, damp, aux, corr, family,
             v0_g0sq, v_block, n_parts, variant, decay, nesterov, reducer, lossp, gsqp, loss_tot, gsq_tot, keys,
-            sflat, noise_kind, sigma):
+            sflat, noise_kind, sigma, boff, bshape, xoff, hdiag, hkeys, sophia_k, hutch):
     """Run every unit, then sum the per-block statistics of every run and step over blocks.
 
     Units touch disjoint state and every sum has a fixed order, so the result does not depend on
     thread scheduling. ``prime`` first computes g = H(w − w*) and its statistics into slot 0.
     """
     for u in prange(ug.size):
-        _run_unit(u, prime, W, G, M, V, LR, wstar, hflat, hoff, toff, gtile, blk, vids, vcounts,
-                  ug, uc0, uw, usteps, t0, factors, c1, c2, extra, lrc, beta1, beta2, eps, wd, damp, corr, family,
+        _run_unit(u, prime, W, G, M, V, X, LR, wstar, hflat, hoff, toff, gtile, blk, vids, vcounts,
+                  ug, uc0, uw, usteps, t0, factors, c1, c2, extra, lrc, beta1, beta2, eps, wd, damp, aux, corr, family,
                   v0_g0sq, v_block, n_parts, variant, decay, nesterov, reducer, lossp, gsqp, keys, sflat,
-                  noise_kind, sigma)
+                  noise_kind, sigma, boff, bshape, xoff, hdiag, hkeys, sophia_k, hutch)
     n_slots, n_blocks, n_runs = lossp.shape
     for c in prange(n_runs):
         for s in range(n_slots):

@@ -41,7 +41,7 @@ from .adafactor import CAME, Adafactor
 
 OPTIMIZERS = {cls.name: cls for cls in (GD, BlockwiseGD, SignSGD, Signum, Adam, AdamMini, RMSProp)}
 OPTIMIZERS.update({cls.name: cls for cls in (SGD, AdamW, NAdam, RAdam, Lion)})  # every engine, numba included
-OPTIMIZERS.update({cls.name: cls for cls in (LAMB, SM3, Sophia, NormalizedGD, ClippedGD)})  # xp engines only
+OPTIMIZERS.update({cls.name: cls for cls in (LAMB, SM3, Sophia, NormalizedGD, ClippedGD)})  # per block; every engine
 OPTIMIZERS.update({cls.name: cls for cls in (Shampoo, SOAP, Muon, Adafactor, CAME)})  # matrix blocks; xp engines only
 
 

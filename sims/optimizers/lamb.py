@@ -11,6 +11,8 @@ from hetquad.problems.validation import boolean, in_range, nonnegative, positive
 from ..schedules import Constant
 from .base import _PerRun, _as_batch, _fit_batch, _schedule, column, corrections, ema, namespace, per_run, run_values
 from .normalized import BlockNorm
+from .partition import resolve_partition
+from .records import LambRecord
 
 
 class LambHyper(NamedTuple):
@@ -107,6 +109,18 @@ class LAMB(_PerRun):
                           column(self.weight_decay, xp), np.array(run_values(self.beta1)),
                           np.array(run_values(self.beta2)), BlockNorm(problem, xp), xp)
         return LambState(w, 0, xp.zeros_like(w), xp.zeros_like(w), hyper)
+
+    def lower(self, problem, n: int = 1, steps: int = 0) -> LambRecord:
+        hy = self.hyper(n)
+        uniq, corr = np.unique(np.stack([hy["beta1"], hy["beta2"]], axis=1), axis=0, return_inverse=True)
+        c1, c2 = np.ones((max(int(steps), 1), uniq.shape[0])), np.ones((max(int(steps), 1), uniq.shape[0]))
+        if self.bias_correction:  # Python's float power, as ``corrections`` in ``update``
+            for u, (b1, b2) in enumerate(uniq.tolist()):
+                c1[:steps, u] = [1.0 - b1 ** t for t in range(1, steps + 1)]
+                c2[:steps, u] = [1.0 - b2 ** t for t in range(1, steps + 1)]
+        return LambRecord(lr=hy["lr"], beta1=hy["beta1"], beta2=hy["beta2"], eps=hy["eps"],
+                          weight_decay=hy["weight_decay"], clamp=np.full(n, float(self.clamp)), c1=c1, c2=c2,
+                          corr=corr.ravel().astype(np.int64), partition=resolve_partition("blocks", problem))
 
     def update(self, state: LambState, g) -> LambState:
         h = state.hyper

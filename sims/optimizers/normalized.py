@@ -17,6 +17,7 @@ from ..schedules import Constant
 from ..segments import partition_segments
 from .base import _PerRun, _as_batch, _fit_batch, _schedule, column, namespace, per_run, scaled
 from .partition import resolve_partition
+from .records import NormRecord
 
 TORCH_CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_: max_norm / (total_norm + 1e-6)
 
@@ -64,6 +65,7 @@ class _NormScaled(_PerRun):
     check: ε or max_norm), ``per_block``, the schedule, and a state that carries the norm map."""
 
     SCALE: tuple = ()
+    KIND: str = ""    # NormRecord.kind
 
     def __post_init__(self):
         name, check = self.SCALE
@@ -78,6 +80,11 @@ class _NormScaled(_PerRun):
         xp = namespace(w)
         return NormState(w, 0, column(self.lr, xp), column(getattr(self, self.SCALE[0]), xp),
                          norm_map(problem, self.per_block, xp))
+
+    def lower(self, problem, n: int = 1, steps: int = 0) -> NormRecord:
+        hy = self.hyper(n)
+        part = resolve_partition("blocks" if self.per_block else "single", problem)
+        return NormRecord(lr=hy["lr"], scale=hy[self.SCALE[0]], kind=self.KIND, partition=part)
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,7 @@ class NormalizedGD(_NormScaled):
                  "bit for bit (test_zoo_c.py)")
     HYPER = ("lr", "eps")
     SCALE = ("eps", nonnegative)
+    KIND = "normalized"
 
     def update(self, state: NormState, g) -> NormState:
         xp = namespace(g)
@@ -155,6 +163,7 @@ class ClippedGD(_NormScaled):
     REFERENCE = "torch.nn.utils.clip_grad_norm_ (global or per block) + torch.optim.SGD (test_crosscheck_zoo_c.py)"
     HYPER = ("lr", "max_norm")
     SCALE = ("max_norm", positive)
+    KIND = "clipped"
 
     def update(self, state: NormState, g) -> NormState:
         xp = namespace(g)

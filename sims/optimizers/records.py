@@ -69,7 +69,72 @@ class AdamRecord:
     partition: Partition | None  # second moment per partition block; None: per coordinate
 
 
-FAMILIES = {"gd": GDRecord, "momentum": MomentumRecord, "sign": SignRecord, "adam": AdamRecord}
+@dataclass(frozen=True, kw_only=True, eq=False)
+class NormRecord:
+    """Normalized GD and gradient clipping, with ‖g‖_P the 2-norm of g over the partition block
+    of a coordinate (the problem's blocks, or one block for the global norm):
+
+    * 'normalized': w ← w − f_t·lr ⊙ g / (‖g‖_P + s)  (0/0 := 0), s = ε;
+    * 'clipped': w ← w − f_t·lr ⊙ (g · min(s / (‖g‖_P + 10⁻⁶), 1)), s = max_norm.
+    """
+
+    lr: np.ndarray         # (n,)
+    scale: np.ndarray      # (n,) ε or max_norm
+    kind: str              # 'normalized' | 'clipped'
+    partition: Partition   # 'blocks' (per block) or 'single' (global)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class LambRecord:
+    """LAMB: Adam's m, v; u = m̂/(√v̂ + ε) + λ·w with m̂ = m/c1_t, v̂ = v/c2_t; per partition block
+    (the problem's blocks) w ← w − f_t·lr·(φ/(‖u‖ + ε))·u, φ = min(‖w‖, clamp), ratio 1 when φ or
+    ‖u‖ is 0."""
+
+    lr: np.ndarray            # (n,)
+    beta1: np.ndarray         # (n,)
+    beta2: np.ndarray         # (n,)
+    eps: np.ndarray           # (n,)
+    weight_decay: np.ndarray  # (n,)
+    clamp: np.ndarray         # (n,)
+    c1: np.ndarray            # (max(steps, 1), U): 1 − β1^t (Python float power), or 1
+    c2: np.ndarray            # (max(steps, 1), U): 1 − β2^t (not its root), or 1
+    corr: np.ndarray          # (n,) int64: the column of c1/c2 of each run
+    partition: Partition      # the problem's blocks
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class SophiaRecord:
+    """Sophia: m ← EMA(g); every k steps (t mod k = 0) h ← EMA(ĥ), ĥ = diag(H) or u ⊙ Hu;
+    w ← w − f_t·lr·λ·w, then w ← w − f_t·lr·clip(m / max(γ·h, ε), 1)."""
+
+    lr: np.ndarray            # (n,)
+    beta1: np.ndarray         # (n,)
+    beta2: np.ndarray         # (n,)
+    gamma: np.ndarray         # (n,)
+    eps: np.ndarray           # (n,)
+    weight_decay: np.ndarray  # (n,)
+    k: int
+    diag: np.ndarray | None   # (d,) exact diag(H); None with Hutchinson
+    keys: np.ndarray | None   # (n,) uint64 Hutchinson stream keys (``sophia.hutchinson_keys``)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class SM3Record:
+    """SM3 with momentum: per coordinate of a vector block ν = β'·acc + (1−β)·g², acc ← max(acc, ν);
+    per matrix block (r, c) ν_ij = β'·min(μ_row i, μ_col j) + (1−β)·g_ij², μ ← max(μ, max ν) over
+    each row / column; ĝ = g/√(ν + ε); buf ← μ_m·buf + (1−μ_m)·ĝ; w ← w − f_t·lr·buf."""
+
+    lr: np.ndarray            # (n,)
+    momentum: np.ndarray      # (n,)
+    beta: np.ndarray          # (n,)
+    eps: np.ndarray           # (n,)
+    shapes: tuple             # one (r, c) or None per problem block
+    partition: Partition | None  # the problem's blocks when a block is a matrix (its rows and columns
+                                 # must be advanced together), else None
+
+
+FAMILIES = {"gd": GDRecord, "momentum": MomentumRecord, "sign": SignRecord, "adam": AdamRecord,
+            "norm": NormRecord, "lamb": LambRecord, "sophia": SophiaRecord, "sm3": SM3Record}
 
 
 def _family(record) -> str:

@@ -10,6 +10,8 @@ import numpy as np
 from hetquad.problems.validation import in_range, integer, nonnegative, positive
 from ..schedules import Constant
 from .base import _PerRun, _as_batch, _fit_batch, _schedule, column, namespace, per_run, scaled
+from .partition import resolve_partition
+from .records import SM3Record
 
 
 class SM3Layout(NamedTuple):
@@ -132,6 +134,13 @@ class SM3(_PerRun):
         cols = tuple(xp.zeros((n, idx.shape[0], c)) for (_, c), idx in lay.groups)
         return SM3State(w, 0, xp.zeros_like(w), rows, cols, xp.zeros_like(w), column(self.lr, xp),
                         column(self.momentum, xp), column(self.beta, xp), column(self.eps, xp), lay)
+
+    def lower(self, problem, n: int = 1, steps: int = 0) -> SM3Record:
+        hy = self.hyper(n)
+        shapes = _shapes(self.shapes, problem)
+        part = resolve_partition("blocks", problem) if any(s is not None for s in shapes) else None
+        return SM3Record(lr=hy["lr"], momentum=hy["momentum"], beta=hy["beta"], eps=hy["eps"], shapes=shapes,
+                         partition=part)
 
     def update(self, state: SM3State, g) -> SM3State:
         xp = namespace(g)

@@ -14,6 +14,7 @@ from ..noise import run_keys, splitmix64
 from ..schedules import Constant
 from ..segments import operator_segments
 from .base import _PerRun, _as_batch, _fit_batch, _schedule, column, ema, namespace, per_run
+from .records import SophiaRecord
 
 _U = np.uint64
 _SALT = _U(0x50F1A0C0FFEE)  # separates this stream from GaussianNoise's under the same seed
@@ -165,6 +166,15 @@ class Sophia(_PerRun):
         hyper = SophiaHyper(*(column(getattr(self, k), xp) for k in self.HYPER),
                             self._estimator(problem, w.shape[0], xp), xp)
         return SophiaState(w, 0, xp.zeros_like(w), xp.zeros_like(w), hyper)
+
+    def lower(self, problem, n: int = 1, steps: int = 0) -> SophiaRecord:
+        self._estimator(problem, 1, np)  # the block-quadratic check
+        hy = self.hyper(n)
+        exact = self.hessian == "exact"
+        return SophiaRecord(lr=hy["lr"], beta1=hy["beta1"], beta2=hy["beta2"], gamma=hy["gamma"], eps=hy["eps"],
+                            weight_decay=hy["weight_decay"], k=int(self.k),
+                            diag=hessian_diagonal(problem) if exact else None,
+                            keys=None if exact else hutchinson_keys(self.seed, n))
 
     def update(self, state: SophiaState, g) -> SophiaState:
         hy = state.hyper

@@ -13,8 +13,8 @@ import pytest
 from hetquad import sims
 from hetquad.problems.quadratic import block_quadratic, coupled
 from hetquad.sims.engines import numba as nb_engine
-from hetquad.sims.optimizers import (GD, SGD, Adam, AdamMini, AdamW, BlockwiseGD, Lion, NAdam, RAdam, RMSProp,
-                                     SignSGD, Signum)
+from hetquad.sims.optimizers import (GD, LAMB, SGD, SM3, Adam, AdamMini, AdamW, BlockwiseGD, ClippedGD, Lion, NAdam,
+                                     NormalizedGD, RAdam, RMSProp, SignSGD, Signum, Sophia)
 from hetquad.sims.engines import numba_kernels as K
 
 RTOL = 1e-10
@@ -77,12 +77,17 @@ OPTIMIZERS = [
     SGD(lr=0.02, momentum=0.9, weight_decay=0.01), SGD(lr=0.02, momentum=0.8, nesterov=True),
     AdamW(lr=1e-2), NAdam(lr=1e-2, weight_decay=0.01), RAdam(lr=1e-2, beta2=0.99), Lion(lr=1e-3, weight_decay=0.1),
     AdamMini(lr=1e-2, reducer="max"), AdamMini(lr=1e-2, reducer="norm", partition=np.arange(16) % 3),
+    LAMB(lr=1e-2, weight_decay=0.01), SM3(lr=0.05, momentum=0.5, beta=0.9, shapes=(None, (7, 1), (2, 2))),
+    Sophia(lr=0.05, k=3, gamma=0.5), Sophia(lr=0.02, hessian="hutchinson", k=2, gamma=0.5, seed=3),
+    NormalizedGD(lr=0.01, eps=0.1), ClippedGD(lr=0.02, max_norm=0.5, per_block=True),
 ]
 
 
 def _id(o):
     if getattr(o, "eps", None) == 0:
         return o.name + "-thm"
+    if getattr(o, "hessian", "exact") != "exact":
+        return o.name + "-" + o.hessian
     return o.name + (f"-{o.reducer}" if getattr(o, "reducer", "mean") != "mean" else "")
 
 
@@ -153,11 +158,16 @@ def test_divergence_is_isolated(formulation):
         assert np.all(np.isnan(full.loss[2, full.iterations[2] + 1:]))
 
 
-def test_formulations_are_bit_identical(problem, formulation):
+@pytest.mark.parametrize("opt", [AdamMini(lr=1e-2), LAMB(lr=1e-2), SM3(lr=0.05, shapes=(None, (7, 1), (2, 2))),
+                                 Sophia(lr=0.05, hessian="hutchinson", k=2, gamma=0.5),
+                                 NormalizedGD(lr=0.02, per_block=True), ClippedGD(lr=0.05, max_norm=0.5)],
+                         ids=lambda o: o.name)
+def test_formulations_are_bit_identical(problem, formulation, opt):
+    """(a) and (b), and the block reductions of the per-block families, give the same bits."""
     out = {}
     for which in ("a", "b"):
         formulation(which)
-        out[which] = sims.run(problem, AdamMini(lr=1e-2), 60, batch=9, tol=1e-2, per_block=True)
+        out[which] = sims.run(problem, opt, 60, batch=9, tol=1e-2, per_block=True)
     assert out["a"].engine == "numba"
     _identical(out["a"], out["b"])
 
@@ -287,7 +297,9 @@ def test_equivalences_bit_for_bit(problem, engine):
 
 def test_kernel_codes_match_the_records():
     """The driver's string → code maps are the kernel's constants (one place each)."""
-    assert nb_engine.FAMILY_CODES == {"gd": K.GD, "sign": K.SIGN, "adam": K.ADAM, "momentum": K.MOMENTUM}
+    assert nb_engine.FAMILY_CODES == {"gd": K.GD, "sign": K.SIGN, "adam": K.ADAM, "momentum": K.MOMENTUM,
+                                      "norm": K.NORM, "lamb": K.LAMB, "sophia": K.SOPHIA, "sm3": K.SM3}
+    assert nb_engine.NORM_CODES == {"normalized": K.NORMALIZED, "clipped": K.CLIPPED}
     assert nb_engine.VARIANT_CODES == {"adam": K.ADAM_STEP, "nadam": K.NADAM_STEP, "radam": K.RADAM_STEP}
     assert nb_engine.DECAY_CODES == {"none": K.NO_DECAY, "coupled": K.COUPLED, "decoupled": K.DECOUPLED}
     assert nb_engine.REDUCER_CODES == {"mean": K.R_MEAN, "max": K.R_MAX, "min": K.R_MIN, "norm": K.R_NORM}

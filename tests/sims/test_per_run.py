@@ -22,6 +22,7 @@ from hetquad.sims.estimate import estimate
 from hetquad.sims.grid import grid
 from hetquad.sims.optimizers import FAMILIES, GD, Adam, AdamMini, BlockwiseGD, RMSProp, SignSGD, Signum
 from hetquad.sims.optimizers import SGD, AdamW, Lion, NAdam, RAdam
+from hetquad.sims.optimizers import LAMB, SM3, ClippedGD, NormalizedGD, Sophia
 from hetquad.sims.run import build_task
 
 ENGINES = ["numpy", "numba", "batched-numpy"]
@@ -83,8 +84,19 @@ MAKERS = {
     "lion": lambda lr, h: Lion(lr=lr, beta1=h, beta2=0.99 - 0.5 * h, weight_decay=0.1 * h),
     "adam-mini-max": lambda lr, h: AdamMini(lr=lr, beta1=h, eps=1e-6, reducer="max"),
     "adam-mini-norm": lambda lr, h: AdamMini(lr=lr, beta1=h, beta2=0.99 + 0.009 * h, eps=1e-6, reducer="norm"),
+    # zoo-c: the per-block and elementwise rules numba renders too
+    "lamb": lambda lr, h: LAMB(lr=lr, beta1=h, beta2=0.99 + 0.009 * h, eps=1e-6 * (1 + h), weight_decay=0.01 * h),
+    "sm3": lambda lr, h: SM3(lr=lr, momentum=h, beta=0.5 * h, eps=1e-30 * (1 + h), shapes=(None, (7, 1), None, (1, 2))),
+    "sophia": lambda lr, h: Sophia(lr=lr, beta1=h, beta2=0.9 + 0.09 * h, gamma=0.5 + h, weight_decay=0.01 * h, k=2),
+    "normalized-gd": lambda lr, h: NormalizedGD(lr=lr, eps=0.1 * h, per_block=True),
+    "clipped-gd": lambda lr, h: ClippedGD(lr=lr, max_norm=0.5 + h, per_block=True),
 }
-LR_RANGE = {"gd": (0.002, 0.02), "blockwise-gd": (0.5, 1.5), "sgd": (0.002, 0.02), "sgd-nesterov": (0.002, 0.01)}
+# specs whose draws follow a run's index in the batch (as GaussianNoise): the same bits in any
+# batch *at the same index*, so they are only in the cross-engine table
+INDEXED = {"sophia-hutchinson": lambda lr, h: Sophia(lr=lr, beta1=h, gamma=0.5 + h, hessian="hutchinson", k=2,
+                                                     seed=1)}
+LR_RANGE = {"gd": (0.002, 0.02), "blockwise-gd": (0.5, 1.5), "sgd": (0.002, 0.02), "sgd-nesterov": (0.002, 0.01),
+            "normalized-gd": (0.001, 0.01), "clipped-gd": (0.002, 0.02)}
 
 
 @settings(max_examples=40, deadline=None)
@@ -107,20 +119,20 @@ def test_a_run_is_the_same_bits_alone_and_at_any_position_of_any_batch(name, eng
 def test_the_test_table_covers_every_family(problem):
     """The family registry and the optimizer table agree: every family has a row here and in
     test_optimizers.OPTIMIZERS (through its spec's lowered record)."""
-    from tests.sims.test_optimizers import OPTIMIZERS as TABLE  # noqa: PLC0415
-    covered = {next(k for k, c in FAMILIES.items() if isinstance(make(problem).lower(problem), c))
-               for _, make in TABLE if hasattr(make(problem), "lower")}  # xp-only specs have no family
+    from tests.sims.test_optimizers import OPTIMIZERS as TABLE, PROBLEM as TP  # noqa: PLC0415
+    covered = {next(k for k, c in FAMILIES.items() if isinstance(make(TP).lower(TP), c))
+               for _, make in TABLE if hasattr(make(TP), "lower")}  # xp-only specs have no family
     assert covered == set(FAMILIES)
     here = {next(k for k, c in FAMILIES.items() if isinstance(m(0.01, 0.5).lower(problem), c)) for m in MAKERS.values()}
     assert here == set(FAMILIES)
 
 
 @pytest.mark.parametrize("engine", ["numba", "batched-numpy"])
-@pytest.mark.parametrize("name", sorted(MAKERS))
+@pytest.mark.parametrize("name", sorted(MAKERS) + sorted(INDEXED))
 def test_per_run_hyper_parameters_agree_across_engines(problem, name, engine):
     rng = np.random.default_rng(1)
     lo, hi = LR_RANGE.get(name, (1e-3, 5e-2))
-    opt = MAKERS[name](rng.uniform(lo, hi, 5), rng.uniform(0.0, 0.9, 5))
+    opt = {**MAKERS, **INDEXED}[name](rng.uniform(lo, hi, 5), rng.uniform(0.0, 0.9, 5))
     kw = dict(seed=4, record_every=7, per_block=True, tol=0.05)
     got, ref = _outcome(engine, problem, opt, 60, **kw), _outcome("numpy", problem, opt, 60, **kw)
     assert got["stop"] == ref["stop"]

@@ -361,10 +361,17 @@ def test_sm3_shapes_that_do_not_fit_the_problem_are_refused(shapes, match):
         sims.run(ROT, SM3(lr=0.1, shapes=shapes), 3, engine="numpy")
 
 
-def test_the_numba_engine_refuses_them_by_name():
-    with pytest.raises(ValueError, match=r"engine 'numba' cannot run this task: Sophia has no numba rendering"):
-        sims.run(ROT, Sophia(lr=0.1), 3, engine="numba")
-    assert sims.run(ROT, Sophia(lr=0.1), 3).engine == "numpy"  # 'auto' picks an engine that can
+@pytest.mark.parametrize("opt", [LAMB(lr=0.01), SM3(lr=0.1), Sophia(lr=0.1), NormalizedGD(lr=0.1),
+                                 ClippedGD(lr=0.1)], ids=lambda o: o.name)
+def test_auto_runs_them_on_numba(opt):
+    assert sims.run(ROT, opt, 3).engine == "numba"
+
+
+def test_numba_refuses_sophia_without_operator_tiles_by_name():
+    from hetquad.problems import catalog
+    p = catalog.get("linear-head")
+    with pytest.raises(ValueError, match=r"engine 'numba' cannot run this task: LinearHead is not a block quadratic"):
+        sims.run(p, Sophia(lr=0.1), 2, engine="numba")
 
 
 def test_sophia_needs_a_hessian_and_says_so():
