@@ -6,8 +6,8 @@ samples is modelled as g̃ = ∇ℓ(w) + ξ/√B with E‖ξ‖² = σ²d under 
 - 'isotropic' — ξ = σz (``sims.GaussianNoise(σ)``'s stream);
 - 'hessian'   — ξ = σ(d·H/tr H)^{1/2} z (``GaussianNoise(σ, covariance='hessian')``, the NQM);
 - 'gradient'  — ξ_i = σ·√d·|g_i|/‖g‖·z_i: coordinate-wise noise scaled by the gradient itself, our
-  reading of Tomihari & Sato's coordinate-wise noise–gradient correlation (Assm. 4.8, eq. 21) [C];
-  not a ``sims`` noise model, so it is drawn here from the isotropic stream's z.
+  reading of Tomihari & Sato's coordinate-wise noise–gradient correlation (Assm. 4.8, eq. 21) [C]
+  (``sims.noise.GradientCorrelatedNoise(σ)``, whose z is the isotropic stream's).
 
 All runs of one (noise model, optimizer) — every batch size × lr × init — step together through
 the spec's pure ``init``/``update`` (per-run lr), one row each; the noise rows come from the
@@ -63,14 +63,18 @@ critical batch B* (SGD / momentum / Adam): {bstar}
 
 
 def noise_rows(kind: str, stream_iso, stream_hess, t: int, g: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """ξ/√B of every row at step ``t`` (``scale`` = 1/√B per row); ``g`` the true gradients."""
+    """ξ/√B of every row at step ``t`` (``scale`` = 1/√B per row); ``g`` the true gradients.
+
+    'gradient' wraps the isotropic stream in ``sims.noise.GradientCorrelatedStream``: the rows of
+    ``GradientCorrelatedNoise(σ, seed=s).stream`` when ``stream_iso`` is ``GaussianNoise(σ, seed=s)``'s.
+    """
     if kind == "hessian":
-        return stream_hess.at(t) * scale[:, None]
-    z = stream_iso.at(t)
-    if kind == "gradient":
-        norm = np.linalg.norm(g, axis=1, keepdims=True)
-        z = z * np.sqrt(g.shape[1]) * np.abs(g) / np.where(norm > 0, norm, 1.0)
-    return z * scale[:, None]
+        xi = stream_hess.at(t)
+    elif kind == "gradient":
+        xi = sims.noise.GradientCorrelatedStream(stream_iso).at(t, g)
+    else:
+        xi = stream_iso.at(t)
+    return xi * scale[:, None]
 
 
 def spec(name: str, lr: np.ndarray):

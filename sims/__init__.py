@@ -1,6 +1,6 @@
 """hetquad.sims — optimizer specs, engines (numpy, numba, cupy) and ``run``."""
 from . import engines, noise, schedules, stopping
-from .noise import GaussianNoise, MiniBatch
+from .noise import GaussianNoise, GradientCorrelatedNoise, MiniBatch
 from .optimizers import (OPTIMIZERS, Adam, AdamMini, BlockwiseGD, GD, Partition, RMSProp, SignSGD,
                          Signum, block_second_moment, coordinate_second_moment, make, resolve_partition)
 from .optimizers import SGD, AdamW, Lion, NAdam, RAdam
@@ -29,5 +29,5 @@ __all__ = [
     "SGD", "AdamW", "NAdam", "RAdam", "Lion",
     "LAMB", "SM3", "Sophia", "NormalizedGD", "ClippedGD",
     "Shampoo", "SOAP", "Muon", "Adafactor", "CAME",
-    "Linear", "custom", "Custom", "from_torch",
+    "Linear", "custom", "Custom", "from_torch", "GradientCorrelatedNoise",
 ]

@@ -2,7 +2,9 @@
 
 ``sims.run`` refuses a run whose estimate exceeds a budget, with a one-line error that gives the
 bytes needed and how to reduce them; the sweep code calls ``estimate`` to size its chunks. The
-numbers are Python ints (no array is built), so ``steps = 10**12`` is refused at once.
+numbers are Python ints (no array is built), so ``steps = 10**12`` is refused at once. Besides the
+(n, d) state and the records they count the lr-schedule table ((steps, n) with per-run parameters)
+and the Kronecker factors Shampoo and SOAP keep per matrix block.
 """
 from __future__ import annotations
 
@@ -10,11 +12,17 @@ from dataclasses import dataclass
 
 DEFAULT_BUDGET = 8 * 2**30  # bytes a single sims.run may allocate unless told otherwise
 _STATE_ARRAYS = 10          # (n, d) float64 arrays alive at once: w, g, m, v, lr, snapshots, scratch
+#: r×r (and c×c) matrices a spec keeps per side of an r×c matrix block of the problem (``shapes``),
+#: by spec name: Shampoo the statistic L (R) and its inverse 4th root, SOAP L (R) and its eigenbasis
+KRONECKER_KEPT = {"shampoo": 2, "soap": 2}
+#: factor matrices alive at the peak of an update, per kept one: the old slots until the new state is
+#: returned, the new ones, and eigh's guarded copy and eigenvectors (measured in tests/sims/test_estimate.py)
+_KRONECKER_PEAK = 3
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """Bytes a run will allocate, in total and by part (records, state, schedule, tables)."""
+    """Bytes a run will allocate, in total and by part (records, state, factors, schedule, tables)."""
 
     bytes: int
     parts: dict
@@ -45,13 +53,33 @@ def run_bytes(*, d: int, n_blocks: int, steps: int, record_every: int, per_block
     return 8 * R * (2 + (int(n_blocks) if per_block else 0)), 8 * int(d) * _STATE_ARRAYS  # loss, ‖g‖ (‖g_l‖)
 
 
+def factor_bytes(problem, optimizer) -> tuple[int, int]:
+    """Bytes of one run's Kronecker factors: (kept in the state, alive at the peak of an update).
+
+    ``KRONECKER_KEPT[optimizer.name]`` r×r and c×c float64 matrices per r×c matrix block of the
+    problem (its ``shapes``; vector blocks keep (n, d)-sized state, counted by ``run_bytes``); 0
+    for a spec that keeps none.
+    """
+    kept = KRONECKER_KEPT.get(getattr(optimizer, "name", None), 0)
+    shapes = getattr(problem, "shapes", None) or ()
+    per_copy = 8 * sum(int(s[0]) ** 2 + int(s[1]) ** 2 for s in shapes if s is not None)
+    return kept * per_copy, _KRONECKER_PEAK * kept * per_copy
+
+
+def schedule_columns(optimizer, n: int) -> int:
+    """Columns of the lr-schedule table a run of ``n`` runs holds: ``schedule.factors(steps)`` is
+    (steps,) for a schedule of numbers, (steps, n) with per-run parameters."""
+    schedule = getattr(optimizer, "schedule", None)
+    return int(n) if schedule is not None and schedule.runs() is not None else 1
+
+
 def estimate(problem, optimizer, steps: int, *, batch: int = 1, record_every: int = 1,
              per_block: bool = False) -> Estimate:
     """Estimate the memory ``sims.run`` would allocate for these arguments.
 
     Parameters
     ----------
-    problem : a problem (``d`` and ``sizes`` are read)
+    problem : a problem (``d``, ``sizes`` and, for the Kronecker-factored specs, ``shapes`` are read)
     optimizer : an optimizer spec
     steps, batch, record_every : int
     per_block : bool
@@ -59,11 +87,14 @@ def estimate(problem, optimizer, steps: int, *, batch: int = 1, record_every: in
     Returns
     -------
     Estimate
-        ``bytes`` (total), ``parts`` (records, state, schedule, bias tables) and ``per_run``.
+        ``bytes`` (total), ``parts`` (records, state, Kronecker factors, schedule, bias tables,
+        tiles) and ``per_run``.
     """
     n = int(batch)
     records_per_run, state_per_run = run_bytes(d=int(problem.d), n_blocks=len(problem.sizes), steps=steps,
                                                record_every=record_every, per_block=per_block)
+    factors_per_run = factor_bytes(problem, optimizer)[1]
+    columns = schedule_columns(optimizer, n)
     distinct = 1
     if getattr(optimizer, "bias_correction", False):
         lengths = optimizer._lengths() if hasattr(optimizer, "_lengths") else {}
@@ -71,11 +102,13 @@ def estimate(problem, optimizer, steps: int, *, batch: int = 1, record_every: in
     parts = {
         "records": n * records_per_run,
         "state": n * state_per_run,
-        "schedule": 8 * int(steps),
+        "factors": n * factors_per_run,
+        "schedule": 8 * int(steps) * columns,
         "bias tables": 16 * int(steps) * distinct if hasattr(optimizer, "bias_correction") else 0,
         "tiles": 8 * sum(int(s) ** 2 for s in problem.sizes),
     }
-    return Estimate(sum(parts.values()), parts, records_per_run + state_per_run)
+    schedule_per_run = 8 * int(steps) if columns > 1 else 0  # a per-run table is split with the batch
+    return Estimate(sum(parts.values()), parts, records_per_run + state_per_run + factors_per_run + schedule_per_run)
 
 
 def check_budget(problem, optimizer, steps: int, *, batch: int, record_every: int, per_block: bool,

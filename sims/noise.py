@@ -5,11 +5,13 @@ coordinate j is a pure function of (seed, i, t, j) — splitmix64 hashes of the 
 (seed, run index) and the counter (t, j), two uniforms, Box–Muller — so a run's noise does not
 depend on its batch mates or on how an engine orders its work, and the numpy, numba and
 batched/cupy engines draw the very same numbers (the functions below are compiled by numba as
-they are). ``MiniBatch`` (finite-sum problems, numpy engine) draws run-independent index sets.
+they are). ``GradientCorrelatedNoise`` (numpy engine) scales that stream's normals by the
+gradient, coordinate by coordinate. ``MiniBatch`` (finite-sum problems, numpy engine) draws
+run-independent index sets.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 
@@ -128,6 +130,68 @@ class GaussianStream:
                 a = b
             z = out
         return self.sigma * z
+
+
+@dataclass(frozen=True)
+class GradientCorrelatedNoise:
+    """g̃ = ∇ℓ(w) + ξ with ξ_i = σ·√d·|g_i|/‖g‖·z_i: noise shaped coordinate-wise by the gradient.
+
+    Given the true gradient g (≠ 0) the noise is Gaussian with mean 0 and covariance
+
+        Cov[ξ | g] = σ²·d·diag(g ∘ g)/‖g‖²,   so E‖ξ‖² = σ²·d as for ``GaussianNoise``;
+
+    ξ = 0 where g = 0 (at the minimum, and on any coordinate whose gradient vanishes). A coordinate's
+    noise is proportional to its own gradient: our reading [C] of the coordinate-wise
+    noise–gradient correlation of Tomihari & Sato 2025, Assumption 4.8, Eq. (21) (THEORY §8.4),
+    whose constants the text does not give. σz is ``GaussianNoise(σ, seed=seed)``'s counter-based
+    stream, so the noise of run i at step t is a pure function of (seed, i, t, g): the same seed
+    gives the same bits, whatever the batch mates. Runs on the numpy engine (the numba and cupy
+    engines refuse it).
+
+    Parameters
+    ----------
+    sigma : float >= 0
+        Noise scale: E‖ξ‖² = σ²·d.
+    seed : int >= 0, keyword-only
+    """
+
+    sigma: float
+    _: KW_ONLY
+    seed: int = 0
+
+    def __post_init__(self):
+        nonnegative("sigma", self.sigma)
+        integer("seed", self.seed, minimum=0)
+
+    def stream(self, problem, n: int) -> "GradientCorrelatedStream":
+        """The noise of a batch of ``n`` runs as a function of the step and gradient: ``at(t, g)``."""
+        n = integer("n", n, minimum=1)
+        return GradientCorrelatedStream(GaussianNoise(self.sigma, seed=self.seed).stream(problem, n))
+
+    def sampler(self, problem, n: int):
+        """Return ``draw(g) -> (n, d)`` noise for successive steps 0, 1, 2, … at gradients ``g``."""
+        stream = self.stream(problem, n)
+        step = iter(range(2**62))
+        return lambda g: stream.at(next(step), g)
+
+    def gradient(self, problem, w: np.ndarray, draw) -> np.ndarray:
+        g = problem.grad(w)
+        return g + draw(g)
+
+
+@dataclass(frozen=True, eq=False)
+class GradientCorrelatedStream:
+    """ξ = σz·√d·|g|/‖g‖ of every run at step t, σz the isotropic stream ``iso`` (a GaussianStream)."""
+
+    iso: GaussianStream
+
+    def at(self, t: int, g: np.ndarray) -> np.ndarray:
+        """(n, d) noise of step ``t`` at the true gradients ``g`` (n, d), one row per run."""
+        g = np.asarray(g, dtype=np.float64)
+        if g.shape != (self.iso.keys.size, self.iso.d):
+            raise ValueError(f"g must have shape ({self.iso.keys.size}, {self.iso.d}) (runs, d), got {g.shape}")
+        norm = np.linalg.norm(g, axis=1, keepdims=True)
+        return self.iso.at(t) * np.sqrt(self.iso.d) * np.abs(g) / np.where(norm > 0, norm, 1.0)
 
 
 @dataclass(frozen=True)

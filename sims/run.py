@@ -33,8 +33,15 @@ def record_steps(steps: int, every: int) -> np.ndarray:
 
 
 def _problem_config(problem) -> dict:
-    return {"name": getattr(problem, "name", type(problem).__name__), "d": int(problem.d),
-            "sizes": [int(s) for s in problem.sizes], "info": to_dict(getattr(problem, "info", {}))}
+    """What a result records of its problem: name, d, sizes, info (a catalog problem's name, params
+    and seed rebuild it) and, when some block is matrix-shaped, the ``shapes`` (None: a vector
+    block), which the catalog parameters need not fix (``dataclasses.replace(p, shapes=...)``)."""
+    out = {"name": getattr(problem, "name", type(problem).__name__), "d": int(problem.d),
+           "sizes": [int(s) for s in problem.sizes], "info": to_dict(getattr(problem, "info", {}))}
+    shapes = getattr(problem, "shapes", None)
+    if shapes is not None and any(s is not None for s in shapes):
+        out["shapes"] = [None if s is None else [int(x) for x in s] for s in shapes]
+    return out
 
 
 def _seeds(seed):
@@ -140,9 +147,10 @@ def run(problem, optimizer, steps: int, *, w0=None, seed=0, batch: int | None = 
         Record every k-th step (plus the last).
     per_block : bool
         Also record ‖g_l‖ per block.
-    noise : GaussianNoise or MiniBatch, optional
+    noise : GaussianNoise, GradientCorrelatedNoise or MiniBatch, optional
         Stochastic gradients: GaussianNoise on every engine (one counter-based stream, so the
-        engines draw the same numbers), MiniBatch (finite-sum problems) on the numpy engine.
+        engines draw the same numbers); GradientCorrelatedNoise (ξ ∝ |g|, Tomihari & Sato's
+        gradient-correlated model) and MiniBatch (finite-sum problems) on the numpy engine.
     memory_budget : int, optional
         Bytes the run may allocate (default ``sims.estimate.DEFAULT_BUDGET``); a larger estimate
         is refused before any work with the bytes needed and how to reduce them.

@@ -18,7 +18,7 @@ from . import schedules as _sched
 _TYPES = {cls.__name__: cls for cls in (
     *_opt.OPTIMIZERS.values(),  # the optimizer registry: a new spec serializes with no edit here
     *_sched.SCHEDULES,
-    _noise.GaussianNoise, _noise.MiniBatch,
+    _noise.GaussianNoise, _noise.MiniBatch, _noise.GradientCorrelatedNoise,
 )}
 
 

@@ -54,6 +54,9 @@ class Row:
     make : callable, optional      (problem, optimizer, w0) -> the bound for a run ``applies`` accepted
     run_spec : callable, optional  (problem, bound) -> (spec name, kwargs): what ``hetquad check``
                           runs from the instance's w0 when no dedicated runner exists
+    run_lr : callable, optional    bound -> the step size it holds at: a number, or one per block (a
+                          run's lr × its per-block ``lrs``); ``theory.check`` refuses (ValueError) a
+                          run of one of ``optimizers`` whose config used another. None: any lr
     """
 
     name: str
@@ -69,6 +72,7 @@ class Row:
     applies: Callable | None = None
     make: Callable | None = None
     run_spec: Callable | None = None
+    run_lr: Callable | None = None
 
 
 def _late(name: str):
@@ -117,21 +121,26 @@ def _sgd(nesterov: bool, bound_fn):
     return applies
 
 
+def _lr(b):
+    return b.lr
+
+
 ROWS = (
     Row("gd_rate", gd_rate, RateBound, _check_rate, "THEORY §2", ("gd",), 0, "coupled",
-        "T: 1.0-2.2, median 1.17", applies=_gd, make=lambda p, o, w0: _late("gd_rate")(p, lr=float(o.lr))),
+        "T: 1.0-2.2, median 1.17", applies=_gd, make=lambda p, o, w0: _late("gd_rate")(p, lr=float(o.lr)), run_lr=_lr),
     Row("gd_lower_bound", gd_lower_bound, LowerBound, _check_lower, "THEORY §2", ("gd",), 1, "coupled",
         ">= 1, -> 1 at eta*"),
     Row("blockwise_gd_rate", blockwise_gd_rate, RateBound, _check_rate, "THEORY §3", ("blockwise-gd",), 2,
-        "quadratic", "T: 1.0-2.7, median 1.23", applies=_blockwise, make=lambda p, o, w0: _late("blockwise_gd_rate")(p)),
+        "quadratic", "T: 1.0-2.7, median 1.23", applies=_blockwise, make=lambda p, o, w0: _late("blockwise_gd_rate")(p),
+        run_lr=lambda b: b.block_lrs),
     Row("adam_variant_rate", adam_variant_rate, RateBound, _check_rate, "THEORY §4", ("adam",), 3, "coupled",
         "T at eta_P: 1.0-3.2, median 1.37", applies=lambda p, o, w0: _theorem_variant(o, "adam", w0),
-        make=lambda p, o, w0: _late("adam_variant_rate")(p, np.asarray(w0), lr=float(o.lr))),
+        make=lambda p, o, w0: _late("adam_variant_rate")(p, np.asarray(w0), lr=float(o.lr)), run_lr=_lr),
     Row("adam_mini_variant_rate", adam_mini_variant_rate, RateBound, _check_rate, "THEORY §4", ("adam-mini",),
         4, "quadratic", "~ blockwise GD", applies=lambda p, o, w0: _theorem_variant(o, "adam-mini", w0),
-        make=lambda p, o, w0: _late("adam_mini_variant_rate")(p, np.asarray(w0), lr=float(o.lr))),
+        make=lambda p, o, w0: _late("adam_mini_variant_rate")(p, np.asarray(w0), lr=float(o.lr)), run_lr=_lr),
     Row("zhang_prediction", zhang_prediction, ZhangPrediction, _check_zhang, "THEORY §4", ("adam",), 5,
-        "quadratic", ">= 1"),
+        "quadratic", ">= 1", run_lr=lambda b: b.adam.lr),
     Row("tomihari_bounds.gd", tomihari_bounds, IterationBound, CHECKERS[IterationBound], "THEORY §8.3",
         ("adaptive-gd",), 6, "coupled", "11-400 (median ~70)"),
     Row("tomihari_bounds.sign", tomihari_bounds, IterationBound, CHECKERS[IterationBound], "THEORY §8.3",
@@ -147,11 +156,11 @@ ROWS = (
     Row("heavy_ball_rate", heavy_ball_rate, MomentumBound, _check_envelope, "THEORY §12", ("sgd",), 12,
         "coupled", ">= 1 (envelope grows like t^2 rho^2t)", applies=_sgd(False, heavy_ball_rate),
         make=lambda p, o, w0: _late("heavy_ball_rate")(p),
-        run_spec=lambda p, b: ("sgd", {"lr": b.lr, "momentum": b.momentum})),
+        run_spec=lambda p, b: ("sgd", {"lr": b.lr, "momentum": b.momentum}), run_lr=_lr),
     Row("nesterov_rate", nesterov_rate, MomentumBound, _check_envelope, "THEORY §12", ("sgd",), 13,
         "coupled", ">= 1 (loose: 2 kappa factor)", applies=_sgd(True, nesterov_rate),
         make=lambda p, o, w0: _late("nesterov_rate")(p),
-        run_spec=lambda p, b: ("sgd", {"lr": b.lr, "momentum": b.momentum, "nesterov": True})),
+        run_spec=lambda p, b: ("sgd", {"lr": b.lr, "momentum": b.momentum, "nesterov": True}), run_lr=_lr),
     Row("normalized_gd_plateau", normalized_gd_plateau, NormalizedPlateau, CHECKERS[NormalizedPlateau],
         "THEORY §13", ("normalized-gd",), 14, "plateau", "level: min ~1.2, median ~40; floor: min ~2"),
 )

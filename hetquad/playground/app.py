@@ -33,12 +33,13 @@ log = logging.getLogger(__name__)
 CHOICES = {"gd": ("gd", "torch"), "blockwise-gd": ("blockwise-gd", "torch"), "signsgd": ("signsgd", "torch"),
            "signum": ("signum", "torch"), "adam": ("adam", "torch"), "adam (theorem)": ("adam", "theorem"),
            "adam-mini": ("adam-mini", "torch"), "adam-mini (theorem)": ("adam-mini", "theorem"),
-           "rmsprop": ("rmsprop", "torch")}
-COLORS = dict(zip(CHOICES, Category10_10))
+           "rmsprop": ("rmsprop", "torch"), "sgd": ("sgd", "torch"), "normalized-gd": ("normalized-gd", "torch")}
+COLORS = dict(zip(CHOICES, (*Category10_10, "#393b79")))
 MAX_OPTIMIZERS = 5
 HYPER = {"signum": ("momentum",), "adam": ("beta1", "beta2", "eps"), "adam-mini": ("beta1", "beta2", "eps"),
-         "rmsprop": ("beta2", "eps")}
-HYPER_DEFAULTS = {"momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+         "rmsprop": ("beta2", "eps"), "sgd": ("momentum", "nesterov")}
+HYPER_DEFAULTS = {"momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "nesterov": False}
+CHECKBOXES = ("nesterov",)  # boolean hyper-parameters
 
 # Problem parameters: (kind, start, end, step). Sliders are editable: a typed value outside the
 # slider's range goes to the generator, which answers with its own range in the message.
@@ -55,7 +56,8 @@ def _cls(name: str) -> list[str]:
 
 
 def _log_slider(name: str, label: str, value: float, start: float, end: float):
-    return pn.widgets.EditableFloatSlider(label=label, value=round(math.log10(value), 4), start=start, end=end,
+    # unrounded: 10**value gives back the lr a preset or a bound's parameters set, not a neighbour
+    return pn.widgets.EditableFloatSlider(label=label, value=math.log10(value), start=start, end=end,
                                           step=0.05, css_classes=_cls(name), width=300)
 
 
@@ -186,6 +188,8 @@ class Playground:
                 v = hyper.get(h, HYPER_DEFAULTS[h])
                 if h == "eps":
                     ws[h] = _log_slider(f"{key}-eps", "log10 eps", v, -12.0, -1.0)
+                elif h in CHECKBOXES:
+                    ws[h] = pn.widgets.Checkbox(label=h, value=bool(v), css_classes=_cls(f"{key}-{h}"))
                 else:
                     ws[h] = pn.widgets.EditableFloatSlider(label=h, value=v, start=0.0, end=0.9999, step=0.001,
                                                            css_classes=_cls(f"{key}-{h}"), width=300)
@@ -206,11 +210,48 @@ class Playground:
             ws["every"].visible = ws["gamma"].visible = event.new != "constant"
         ws["schedule"].param.watch(show, "value")
         for h, w in ws.items():
-            event = "value" if h in ("schedule", "every", "gamma") else "value_throttled"
+            event = "value" if h in ("schedule", "every", "gamma", *CHECKBOXES) else "value_throttled"
             w.param.watch(lambda e, label=label, h=h: self._changed(f"opt.{label}.{h}"), event)
-        card = pn.Card(*ws.values(), title=label, collapsed=False, width=320, css_classes=_cls(f"card-{key}"),
+        buttons = [self._at_bound_button(label, key, row) for row in _bound_rows(name)]
+        card = pn.Card(*ws.values(), *buttons, title=label, collapsed=False, width=320, css_classes=_cls(f"card-{key}"),
                        header_color=COLORS[label])
         self._opt_widgets[label] = {**ws, "card": card}
+
+    def _at_bound_button(self, label: str, key: str, row):
+        """A button that sets the card to the hyper-parameters registry ``row``'s bound holds at
+        on the current problem (``row.run_spec``), so the run gets that bound."""
+        button = pn.widgets.Button(label=f"set to {row.name}'s hyper-parameters", width=300,
+                                   css_classes=_cls(f"{key}-at-{row.name}"))
+        button.on_click(lambda e: self.set_to_bound(label, row.name))
+        return button
+
+    def set_to_bound(self, label: str, row_name: str):
+        """Set optimizer ``label``'s card to the hyper-parameters of registry row ``row_name`` on
+        the current problem and re-run once (a message if the problem is not one it covers)."""
+        from hetquad import theory
+
+        row = theory.registry.get(row_name)
+        try:
+            p = compute.problem_view(self.state).problem
+            _, kwargs = row.run_spec(p, row.function(p))
+        except (ValueError, TypeError) as exc:
+            self._fail(exc)
+            return
+        ws = self._opt_widgets[label]
+        self._building = True  # one re-run for the whole set, not one per widget
+        try:
+            for k, v in kwargs.items():
+                if k == "lr":
+                    ws["lr"].value = math.log10(v)
+                elif k in ws:
+                    ws[k].value = v
+            ws["schedule"].value = "constant"
+            for k in HYPER.get(CHOICES[label][0], ()):
+                if k in CHECKBOXES and k not in kwargs:
+                    ws[k].value = False
+        finally:
+            self._building = False
+        self._changed(f"opt.{label}.lr")
 
     # -- events ----------------------------------------------------------------------------------
     def _on_problem(self, event):
@@ -474,6 +515,20 @@ def _num(x, spec=".4g") -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
+def _bound_rows(name: str) -> list:
+    """The registry rows for ``sims`` optimizer ``name`` that say which hyper-parameters they hold at."""
+    from hetquad import theory
+
+    return [r for r in theory.registry.for_optimizer(name) if r.run_spec is not None and r.applies is not None]
+
+
+def _bound_cell(c) -> str:
+    if c.bound_name:
+        return html.escape(c.bound_name)
+    why = html.escape(c.bound_reason or "")
+    return f"— <span style='color:#777;font-size:11px'>{why}</span>" if why else "—"
+
+
 def table_html(snap) -> str:
     """The numbers that matter; each cell carries its exact value in ``data-value``."""
     v = snap.view
@@ -490,7 +545,8 @@ def table_html(snap) -> str:
             + cell("js0", v.js0, ".3f") + cell("gini", snap.gini, ".3f") + cell("lg-lp", snap.l_g_over_l_p, ".3f")
             + f"<td>{v.problem.d}</td><td>{len(v.block_eigs)}</td></tr></table>")
     rows = ["<table class='hq-race' style='border-collapse:collapse;font-size:13px;margin-top:6px'><tr>"
-            "<th>optimizer</th><th>iterations to tol (median)</th><th>stop reasons</th><th>bound</th>"
+            "<th>optimizer</th><th>iterations to tol (median)</th><th>stop reasons</th>"
+            "<th>bound (theory.registry)</th>"
             "<th>bound iterations</th><th>slack (bound/measured)</th><th>κ(P)</th><th>ψ = κ(P)/max κ_l</th></tr>"]
     if not snap.curves:
         rows.append("<tr><td colspan='8'><i>the race runs when the engine is warm</i></td></tr>")
@@ -498,7 +554,9 @@ def table_html(snap) -> str:
         reasons = ", ".join(f"{k} {c.stop_reasons.count(k)}" for k in dict.fromkeys(c.stop_reasons))
         rows.append(f"<tr><td style='color:{COLORS[c.label]}'><b>{html.escape(c.label)}</b></td>"
                     f"<td class='hq-its' data-label='{html.escape(c.label)}' data-value='{c.iterations!r}'>"
-                    f"{_num(c.iterations, 'g')}</td><td>{reasons}</td><td>{c.bound_name or '—'}</td>"
+                    f"{_num(c.iterations, 'g')}</td><td>{reasons}</td>"
+                    f"<td class='hq-bound' data-label='{html.escape(c.label)}' "
+                    f"data-value='{html.escape(c.bound_name or '')}'>{_bound_cell(c)}</td>"
                     f"<td>{_num(c.bound_iterations, 'g')}</td><td>{_num(c.slack, '.3g')}</td>"
                     f"<td>{_num(c.kappa_p)}</td><td>{_num(c.psi, '.3g')}</td></tr>")
     rows.append("</table>")

@@ -61,19 +61,13 @@ class Curve:
     block_grad_med: np.ndarray     # (steps, B) median over the batch of ‖g_l‖
     iterations: float              # median iterations to tol (inf when not reached)
     stop_reasons: tuple
-    bound_name: str | None
+    bound_name: str | None         # the theory.registry row that applies to this run
+    bound_reason: str | None       # the registry's reason when none applies
+    bound_loss: np.ndarray | None  # ℓ_t/ℓ_0 ≤ this at every step (loosest over the batch)
     bound_rate: float | None       # loosest per-step error contraction over the batch
     bound_iterations: float | None
     kappa_p: float | None          # κ(P) of the Adam / Adam-mini theorem variant
     psi: float | None              # block excess ψ = κ(P)/max_l κ_l (docs/theory.md §4; RateBound.r)
-
-    @property
-    def bound_loss(self) -> np.ndarray | None:
-        """ℓ_t/ℓ_0 ≤ rate^{2t}."""
-        if self.bound_rate is None:
-            return None
-        with np.errstate(over="ignore"):  # a step past 2/λ_max "bounds" by a growing factor: inf is right
-            return self.bound_rate ** (2.0 * self.steps)
 
     @property
     def slack(self) -> float | None:
@@ -159,28 +153,44 @@ def _band(x: np.ndarray):
     return tuple(q)
 
 
-def _bound(choice, opt, p, w0, tol):
-    """(name, loosest rate over the batch, its iterations to tol, κ(P), ψ) for the optimizers the
-    theory covers with a constant step; Nones otherwise."""
-    from hetquad import sims, theory
+def _bound(opt, p, w0, steps, tol):
+    """The bound ``theory.registry.match`` gives this run, loosest over the batch ``w0``:
+    (name, or the registry's reason why none applies; ℓ_t/ℓ_0 envelope at ``steps`` or None;
+    rate or None; iterations to tol or None; κ(P) or None; ψ or None), κ(P) and ψ as medians over
+    the batch where the bound has them (the Adam variants, THEORY §4).
 
-    none = (None, None, None, None, None)
-    if choice.schedule[0] != "constant":
-        return none
-    if type(opt) is sims.GD:
-        b = [theory.gd_rate(p, lr=opt.lr)]
-    elif type(opt) is sims.BlockwiseGD and opt.lr == 1.0 and p.is_block_diagonal:
-        b = [theory.blockwise_gd_rate(p)]
-    elif choice.variant == "theorem" and choice.name == "adam":
-        b = [theory.adam_variant_rate(p, w, lr=opt.lr) for w in w0]
-    elif choice.variant == "theorem" and choice.name == "adam-mini" and p.is_block_diagonal:
-        b = [theory.adam_mini_variant_rate(p, w, lr=opt.lr) for w in w0]
+    The registry is the one table of which bound holds for which optimizer and hyper-parameters;
+    like ``hetquad.sweep.bound_check`` this asks it about block quadratics with a constant step.
+    A row that accepts ``w0=None`` gives one bound for the whole batch; the others are asked once
+    per initial point.
+    """
+    from hetquad import sims, theory
+    from hetquad.problems.quadratic import BlockQuadratic
+
+    if not isinstance(p, BlockQuadratic):
+        return "n/a: not a block quadratic", None, None, None, None, None
+    if getattr(opt, "schedule", sims.Constant()) != sims.Constant():
+        return "n/a: the bounds hold for a constant step (schedule given)", None, None, None, None, None
+    row, b = theory.registry.match(p, opt, None)
+    if row is not None:
+        bounds = [b]
     else:
-        return none
-    worst = max(b, key=lambda x: x.rate)
-    kp = None if worst.r is None else float(np.median([x.kappa for x in b]))
-    r = None if worst.r is None else float(np.median([x.r for x in b]))
-    return worst.name, float(worst.rate), float(worst.iterations(tol)), kp, r
+        matches = [theory.registry.match(p, opt, w) for w in w0]
+        if any(r is None for r, _ in matches):  # the reason the run's own initial point gets
+            return next(x for r, x in matches if r is None), None, None, None, None, None
+        row, bounds = matches[0][0], [x for _, x in matches]
+    its = max(float(x.iterations(tol)) for x in bounds)
+    env = None
+    if all(hasattr(x, "loss_bound") for x in bounds):
+        with np.errstate(over="ignore"):  # a step past 2/λ_max "bounds" by a growing factor: inf is right
+            env = np.max([np.broadcast_to(x.loss_bound(steps), steps.shape) for x in bounds], axis=0)
+    rates = [getattr(x, "rate", None) for x in bounds]
+    rate = None if any(r is None for r in rates) else float(max(rates))
+    rs = [getattr(x, "r", None) for x in bounds]
+    kp = r = None
+    if all(v is not None for v in rs):
+        kp, r = float(np.median([x.kappa for x in bounds])), float(np.median(rs))
+    return row.name, env, rate, its, kp, r
 
 
 @functools.lru_cache(maxsize=64)
@@ -212,13 +222,15 @@ def run_curve(state: State, choice, p, w0, *, per_block: bool = True) -> Curve:
         loss = res.loss / res.loss[:, :1]
         grad = res.grad_norm / res.grad_norm[:, :1]
     its = res.iterations_to(state.tol)
-    name, rate, b_its, kp, r = _bound(choice, opt, p, w0, state.tol)
+    name, env, rate, b_its, kp, r = _bound(opt, p, w0, res.steps, state.tol)
     bg = res.block_grad_norm
     block_med = _band(bg)[0] if bg is not None else np.zeros((res.steps.size, 0))
     lm, ll, lh = _band(loss)
     gm, gl, gh = _band(grad)
+    applies = not name.startswith("n/a")
     return Curve(choice.label, res.steps, lm, ll, lh, gm, gl, gh, block_med, float(np.median(its)),
-                 tuple(res.stop_reason), name, rate, b_its, kp, r)
+                 tuple(res.stop_reason), name if applies else None, None if applies else name, env, rate, b_its,
+                 kp, r)
 
 
 _local = threading.local()

@@ -71,3 +71,27 @@ def test_a_warming_page_shows_the_problem_then_the_curves():
     assert not page.warming and 'data-warming="0"' in page.status.object
     assert set(page.src) == {"gd", "adam"} and all(len(s.data["lm"]) for s in page.src.values())
     assert "hq-its" in page.table.object
+
+
+def test_momentum_sgd_shows_its_registry_bound():
+    """Adding SGD and pressing its card's heavy-ball button sets the registry row's (lr, momentum):
+    the table names the bound and the dashed line draws its envelope."""
+    from hetquad import theory
+    from hetquad.playground import compute
+
+    state = preset("04").replace(steps=300, batch=2, optimizers=(OptChoice("gd", 0.01),))
+    page = create_app(state)
+    page.optimizers.value = ["gd", "sgd"]
+    assert "set to heavy_ball_rate's hyper-parameters" in [w.label for w in page._opt_widgets["sgd"]["card"].objects
+                                                       if hasattr(w, "clicks")]
+    assert "data-value=''>— <span" in page.table.object.split("data-label='sgd'")[-1]  # lr 0.01: no bound
+    assert "n/a: theory.heavy_ball_rate holds at lr" in page.table.object
+    page.set_to_bound("sgd", "heavy_ball_rate")
+    hb = theory.heavy_ball_rate(compute.problem_view(page.state).problem)
+    sgd = page.state.optimizers[1]
+    assert sgd.lr == pytest.approx(hb.lr, rel=1e-12) and dict(sgd.hyper) == {"momentum": hb.momentum, "nesterov": False}
+    assert "data-value='heavy_ball_rate'" in page.table.object
+    b = np.asarray(page.src["sgd"].data["b"])
+    assert b.size and np.all(np.isfinite(b)) and b[0] == 1.0
+    page.set_to_bound("sgd", "nesterov_rate")
+    assert "data-value='nesterov_rate'" in page.table.object and dict(page.state.optimizers[1].hyper)["nesterov"]

@@ -66,6 +66,14 @@ def _browser_or_skip() -> str:
     return path
 
 
+def _uptime() -> str:
+    """``uptime``'s line (the machine's load, reported beside every timing), or the load averages."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -152,6 +160,7 @@ def test_playground_in_headless_chromium(tmp_path):
     subprocess.run([sys.executable, "-c", "from hetquad.playground import compute, preset; "
                     "compute.evaluate(preset('04'))"], check=True, timeout=600)
     port = _free_port()
+    uptime_start = _uptime()
     hetquad = str(Path(sys.executable).with_name("hetquad"))
     log = open(tmp_path / "server.log", "w")
     t_start = time.perf_counter()
@@ -283,9 +292,12 @@ def test_playground_in_headless_chromium(tmp_path):
     medians = {k: statistics.median(v) for k, v in timings["change_ms"].items()}
     summary = {**timings, "change_median_ms": medians,
                "server_evaluate_median_ms": {k: statistics.median(v) for k, v in timings["server_evaluate_ms"].items()},
-               "load_average": os.getloadavg(), "slack": SLACK}
+               "load_average": os.getloadavg(), "uptime_start": uptime_start, "uptime_end": _uptime(), "slack": SLACK}
     (tmp_path / "playground-timings.json").write_text(json.dumps(summary, indent=1))
     print("playground timings:", json.dumps(summary))
+    print(f"playground: start-up {timings['startup_s']:.2f} s (target {STARTUP_TARGET_S} s), change medians "
+          + ", ".join(f"{k} {v:.0f} ms" for k, v in medians.items()) + f" (target {CHANGE_TARGET_MS:.0f} ms); "
+          f"uptime at start: {uptime_start}; at end: {summary['uptime_end']}")
     assert timings["startup_s"] <= STARTUP_TARGET_S * SLACK, summary
     for kind, median in medians.items():
         assert median <= CHANGE_TARGET_MS * SLACK, (kind, summary)

@@ -137,7 +137,8 @@ def test_importing_the_package_does_not_import_panel_or_bokeh():
 
 @pytest.mark.parametrize("args, words", [(["--preset", "7"], "preset must be one of 01, 02, 03, 04, got '7'"),
                                          (["--port", "70000"], "port must be in [1, 65535], got 70000"),
-                                         (["--engine", "gpu"], "engine must be one of auto, numba, numpy, cupy")])
+                                         (["--engine", "gpu"], "engine must be one of auto, " + ", ".join(
+                                             __import__("sims.engines").engines.NAMES) + ", got 'gpu'")])
 def test_cli_refuses_bad_options_with_one_line(args, words, capsys):
     from hetquad.cli import main
 
@@ -205,3 +206,28 @@ def test_warm_up_runs_once_in_the_background_and_leaves_the_curves_cached(monkey
     assert calls == [] and len(snap.curves) == len(state.optimizers)  # all from the warm-up
     bare = compute.evaluate(state, runs=False)  # the problem's numbers without the race
     assert bare.curves == () and bare.view is snap.view and (bare.gini, bare.l_g_over_l_p) == (snap.gini, snap.l_g_over_l_p)
+
+
+def test_every_bound_is_the_registrys_momentum_sgd_included():
+    """The page asks ``theory.registry.match`` (as sweeps do): momentum SGD at the heavy-ball /
+    Nesterov parameters draws that row's envelope; other hyper-parameters show the registry's reason."""
+    p = problems.get("tau-kappa", seed=0, **dict(SMALL.params))
+    hb, nes = theory.heavy_ball_rate(p), theory.nesterov_rate(p)
+    state = SMALL.replace(steps=600, optimizers=(
+        OptChoice("sgd", hb.lr, (("momentum", hb.momentum), ("nesterov", False))),
+        OptChoice("sgd", nes.lr, (("momentum", nes.momentum), ("nesterov", True))),
+        OptChoice("sgd", 2 * hb.lr, (("momentum", hb.momentum), ("nesterov", False))),
+        OptChoice("gd", 0.015, schedule=("step", 50, 0.5))))
+    snap = compute.evaluate(state)
+    w0 = np.concatenate([sims.initial_points(p, 1, i) for i in range(state.batch)])
+    for c, choice in zip(snap.curves, state.optimizers):  # the page's bound is the sweep's, run by run
+        name, its, _ = sweep.bound_check(p, build_optimizer(choice, p), c.iterations, tol=state.tol, w0=w0[0])
+        assert (f"theory.{c.bound_name}" if c.bound_name else c.bound_reason) == name
+        assert c.bound_iterations == (its if c.bound_name else None)
+    heavy, nesterov, off, scheduled = snap.curves
+    assert heavy.bound_name == "heavy_ball_rate" and nesterov.bound_name == "nesterov_rate"
+    np.testing.assert_array_equal(heavy.bound_loss, hb.loss_bound(heavy.steps))
+    np.testing.assert_array_equal(nesterov.bound_loss, nes.loss_bound(nesterov.steps))
+    assert heavy.slack >= 1 and nesterov.slack >= 1  # the bounds hold on these runs
+    assert off.bound_name is None and off.bound_loss is None and "heavy_ball_rate holds at lr" in off.bound_reason
+    assert scheduled.bound_name is None and "constant step" in scheduled.bound_reason
