@@ -5,8 +5,11 @@ The theory (THEORY §4, Adam-mini appendix) analyses β2 = 1 with v frozen at g0
 Top row: ‖g_t‖/‖g_0‖ for β2 ∈ BETA2 at β1 = 0.9, each at its THEORY §6-tuned lr, and the theorem
 variant (β1 = 0, β2 = 1) at the optimal lr η_P of its bound with that bound ρ_P^t
 (``theory.adam_variant_rate``). Bottom row: a β1 × β2 phase diagram of the iterations to
-ℓ ≤ TOL·ℓ_0, each cell at its best lr of the grid; every (β1, β2, lr, init) is one run of a single
-batched ``sims.run`` per case (per-run hyper-parameter arrays).
+ℓ ≤ TOL·ℓ_0, each cell at its best lr of the grid. Per case, every (β2, lr, init) of the top row,
+every (β1, β2, lr, init) of the phase diagram and every init of the variant is one run of a
+batched ``sims.run`` (per-run hyper-parameter arrays): one call per v convention (β2 < 1, β2 = 1:
+they differ in ``bias_correction`` and ``v0``, which cannot vary within a call) for the curves and
+for the phase diagram, one for the variant. The cases are different problems, one loop.
 
 β2 = 1 cannot use torch's bias correction (it divides by 1 − β2^t = 0) nor v0 = 0 (the step would
 be g/ε forever), so the β2 = 1 runs use v0 = g0² and no bias correction — the theorem's choice [C].
@@ -73,16 +76,30 @@ def tail_scores(res, n: int) -> np.ndarray:
     return np.where(bad, np.inf, out)
 
 
-def curves(p, w0, lrs, beta2: float, horizon: int):
-    """Tuned curve (median over inits) and tuned lr of Adam(β1 = BETA1, β2) on one problem."""
-    n_i = w0.shape[0]
-    lr_rows = np.repeat(lrs, n_i)
-    res = sims.run(p, _adam(lr_rows, BETA1, beta2), horizon, w0=np.tile(w0, (len(lrs), 1)))
-    sc = np.median(tail_scores(res, horizon).reshape(len(lrs), n_i), axis=1)
-    k = int(np.argmin(sc))
-    g = res.grad_norm.reshape(len(lrs), n_i, -1)[k]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.median(np.log10(g / g[:, :1]), axis=0), float(lrs[k]), float(sc[k])
+def curves(p, w0, lrs, beta2s, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per β2 of ``beta2s``: the tuned curve (median over inits), its lr and its tail score, of
+    Adam(β1 = BETA1, β2) on one problem; one run per (β2, lr, init), one call per v convention.
+
+    Returns (len(beta2s), horizon + 1), (len(beta2s),), (len(beta2s),); the lr minimises the
+    median tail score (first on ties).
+    """
+    n_i, L = w0.shape[0], len(lrs)
+    curve = np.full((len(beta2s), horizon + 1), np.nan)
+    lr_t, score = np.empty(len(beta2s)), np.empty(len(beta2s))
+    for frozen in (False, True):  # β2 < 1 in one batch, β2 = 1 in another (different v convention)
+        cols = [j for j, b in enumerate(beta2s) if (b == 1.0) == frozen]
+        if not cols:
+            continue
+        grid = np.array([(beta2s[j], lr) for j in cols for lr in lrs])
+        rows = np.repeat(grid, n_i, axis=0)
+        res = sims.run(p, _adam(rows[:, 1], BETA1, rows[:, 0]), horizon, w0=np.tile(w0, (len(grid), 1)))
+        sc = np.median(tail_scores(res, horizon).reshape(len(cols), L, n_i), axis=2)
+        k = np.argmin(sc, axis=1)
+        g = res.grad_norm.reshape(len(cols), L, n_i, -1)[np.arange(len(cols)), k]  # (β2, init, step)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            curve[cols] = np.median(np.log10(g / g[..., :1]), axis=1)
+        lr_t[cols], score[cols] = lrs[k], sc[np.arange(len(cols)), k]
+    return curve, lr_t, score
 
 
 def phase(p, w0, lrs, beta1s, beta2s, cap: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,12 +137,11 @@ def compute(fidelity: str) -> xr.Dataset:
         p = problems.get(case, seed=0)
         w0 = sims.initial_points(p, cfg["inits"], 0)
         kappa[c] = p.kappa
-        for j, b2 in enumerate(b2s):
-            curve[c, j], lr_t[c, j], score[c, j] = curves(p, w0, lrs, b2, H)
+        curve[c], lr_t[c], score[c] = curves(p, w0, lrs, b2s, H)
         bound = [theory.adam_variant_rate(p, w) for w in w0]
         rho_p[c] = np.median([b.rate for b in bound])
-        g = np.stack([sims.run(p, sims.Adam.theorem_variant(b.lr), H, w0=w[None]).grad_norm[0]
-                      for b, w in zip(bound, w0)])
+        # every init at its own η_P: one call with a per-run lr
+        g = sims.run(p, sims.Adam.theorem_variant(np.array([b.lr for b in bound])), H, w0=w0).grad_norm
         with np.errstate(divide="ignore"):
             variant[c] = np.median(np.log10(g / g[:, :1]), axis=0)
         T[c], T_lr[c] = phase(p, w0, lrs, b1s, b2s, cfg["cap"])

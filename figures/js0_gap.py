@@ -4,6 +4,11 @@ The family interpolates Zhang et al. Case 2 (a = 0) → Case 1 (a = 1) at fixed 
 of the block scales: m_l(a) = m_l^a with Case 1's m_l = 3000^{l/3} (``problems.catalog.
 CASE12_SCALES``). Everything else is the catalog's Case 1/2 recipe (THEORY §6), with the same
 seed streams, so a = 0 and a = 1 are exactly ``zhang2024-case2`` and ``zhang2024-case1``.
+
+Engine calls: two per (a, seed) point — GD at η* and Adam's whole lr grid (``sims.tune``: every
+candidate lr in one call, a per-run lr). The loop over points stays: each point is its own
+problem (a sets the block scales, the seed the factors exp(Z/2) and the rotations), one
+``sims.run`` runs one problem, and GD and Adam are different optimizer classes.
 """
 from __future__ import annotations
 

@@ -10,6 +10,11 @@ interior. Sign methods are scored in their theorem's dual norm ‖g‖₁/√d, 
 ‖g‖₂; ``sims.Result`` records only ‖g‖₂, so every method runs through its public pure
 ``init``/``update`` here (``hitting_times``) with one lr per run (a whole grid × seeds × Gini
 in one batch), which tracks both norms at every step.
+
+Batches: one per method and widening round, one per method for the noisy runs. The loop over
+methods stays: they are different optimizer classes (and α/L_G is no ``sims`` spec), which one
+batch cannot mix; and these runs cannot move to ``sims.run``, which records neither ‖g‖₁ nor
+supports the racing stop rule (``race``).
 """
 from __future__ import annotations
 

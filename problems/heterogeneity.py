@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-import scipy.optimize
 
 from .validation import finite_array, frozen, in_range, integer, one_of, positive, real
 
@@ -125,6 +124,8 @@ def geometric_ratio_for_gini(n: int, gini: float) -> float:
         hi *= 2.0
         if hi > 700:  # exp(−700) is near the smallest normal double
             raise ValueError(f"gini = {target} is too close to (n-1)/n = {gmax} to reach in double precision")
+    import scipy.optimize  # 0.3 s at import: only the Gini solver needs it (playground start-up)
+
     s = scipy.optimize.brentq(f, 0.0, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps)
     return float(np.exp(-s))
 

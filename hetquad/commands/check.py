@@ -11,6 +11,8 @@ import time
 
 import typer
 
+from hetquad.commands import engine_choices, engine_help
+
 
 def _fmt(x: float) -> str:
     return "n/a" if not math.isfinite(x) else f"{x:.4g}"
@@ -21,17 +23,16 @@ def register(app: typer.Typer) -> None:
     def check_cmd(
         quick: bool = typer.Option(False, "--quick", help="Fewer instances (under a minute; used by make test)."),
         seed: int = typer.Option(0, "--seed", help="Master seed of the random instances."),
-        engine: str = typer.Option("auto", "--engine", help="Engine for the deterministic runs: auto, numpy, numba, cupy."),
+        engine: str = typer.Option("auto", "--engine", help=engine_help("Engine for the deterministic runs: ")),
         json_path: str = typer.Option(None, "--json", help="Also write the table (and run metadata) as JSON here."),
         only: list[str] = typer.Option(None, "--only", help="Check only this bound (repeatable)."),
         instances: int = typer.Option(None, "--instances", help="Instances per bound (overrides the mode)."),
     ):
         """Check every THEORY bound against measured runs on random instances; exit 1 on a violation."""
         from hetquad.problems.validation import integer, one_of
-        from hetquad.sims.engines import NAMES
 
         integer("seed", seed, minimum=0)
-        one_of("engine", engine, ("auto", *NAMES))
+        one_of("engine", engine, engine_choices())
         if instances is not None:
             integer("instances", instances, minimum=1)
         if json_path:  # fail now, not after minutes of runs

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import typer
 
+from hetquad.commands import engine_help
+
 
 def build(problem: str, sets: list[str], optimizer: str, hyper: list[str], lr: float | None, *, seed: int):
     """(problem, optimizer spec) from the command-line pieces (``key=value`` strings).
@@ -111,7 +113,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Seed of the instance and of the initial points."),
         batch: int = typer.Option(1, "--batch", help="Independent initial points."),
         tol: float = typer.Option(1e-6, "--tol", help="Report iterations to loss ≤ tol·loss₀."),
-        engine: str = typer.Option("auto", "--engine", help="auto, numpy, numba or cupy."),
+        engine: str = typer.Option("auto", "--engine", help=engine_help()),
         plot_to: Path = typer.Option(None, "--plot", help="Save the loss curves to this file."),
     ):
         """Run one problem × optimizer and print iterations to tol, final loss, stop reason, bound check."""

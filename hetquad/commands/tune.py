@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import typer
 
+from hetquad.commands import engine_help
+
 
 def parse_lrs(text: str):
     """'LOW:HIGH:NUM' → a log grid; 'a,b,c' → those values (``hetquad.sims.tune.parse_lrs``)."""
@@ -24,7 +26,7 @@ def register(app: typer.Typer) -> None:
         tol: float = typer.Option(1e-6, "--tol", help="tol of the 'iterations' metric."),
         seed: int = typer.Option(0, "--seed", help="Seed of the instance and of the initial points."),
         batch: int = typer.Option(1, "--batch", help="Initial points per lr (the score is their median)."),
-        engine: str = typer.Option("auto", "--engine", help="auto, numpy, numba or cupy."),
+        engine: str = typer.Option("auto", "--engine", help=engine_help()),
     ):
         """Grid-search the learning rate (sims.tune) and print the table; the best lr is marked."""
         from rich.console import Console

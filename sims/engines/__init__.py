@@ -18,7 +18,7 @@ import numpy as np
 from ..stopping import LABELS as STOP_CODES  # noqa: F401  (code -> label, kept for callers)
 from ..stopping import labels as stop_labels  # noqa: F401
 
-NAMES = ("numpy", "numba", "cupy")
+from .names import NAMES  # the one tuple (the CLI loads names.py alone, for an instant --help)
 AUTO_ORDER = ("cupy", "numba", "numpy")
 
 
