@@ -40,7 +40,18 @@ class SignRecord:
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class AdamRecord:
+class _MomentHyper:
+    """The per-run numbers the moment families (Adam, LAMB, Sophia) share, one value per run."""
+
+    lr: np.ndarray            # (n,)
+    beta1: np.ndarray         # (n,)
+    beta2: np.ndarray         # (n,)
+    eps: np.ndarray           # (n,)
+    weight_decay: np.ndarray  # (n,)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class AdamRecord(_MomentHyper):
     """m, v moments and one of three directions (``variant``):
 
     * 'adam': w ← w − (f_t·lr/c1_t)·m/(R(v)^½/c2_t + ε); c1 = c2 = 1 without bias correction;
@@ -53,11 +64,6 @@ class AdamRecord:
     Adam's v per coordinate and use its block max / min / 2-norm.
     """
 
-    lr: np.ndarray        # (n,)
-    beta1: np.ndarray     # (n,)
-    beta2: np.ndarray     # (n,)
-    eps: np.ndarray       # (n,)
-    weight_decay: np.ndarray  # (n,)
     c1: np.ndarray        # (max(steps, 1), U): 1 − β1^t, t = 1..steps, for U distinct hyper tuples
     c2: np.ndarray        # (max(steps, 1), U): √(1 − β2^t)
     extra: np.ndarray     # (max(steps, 1), U, K): the variant's other per-step scalars
@@ -85,16 +91,11 @@ class NormRecord:
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class LambRecord:
+class LambRecord(_MomentHyper):
     """LAMB: Adam's m, v; u = m̂/(√v̂ + ε) + λ·w with m̂ = m/c1_t, v̂ = v/c2_t; per partition block
     (the problem's blocks) w ← w − f_t·lr·(φ/(‖u‖ + ε))·u, φ = min(‖w‖, clamp), ratio 1 when φ or
     ‖u‖ is 0."""
 
-    lr: np.ndarray            # (n,)
-    beta1: np.ndarray         # (n,)
-    beta2: np.ndarray         # (n,)
-    eps: np.ndarray           # (n,)
-    weight_decay: np.ndarray  # (n,)
     clamp: np.ndarray         # (n,)
     c1: np.ndarray            # (max(steps, 1), U): 1 − β1^t (Python float power), or 1
     c2: np.ndarray            # (max(steps, 1), U): 1 − β2^t (not its root), or 1
@@ -103,16 +104,11 @@ class LambRecord:
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class SophiaRecord:
+class SophiaRecord(_MomentHyper):
     """Sophia: m ← EMA(g); every k steps (t mod k = 0) h ← EMA(ĥ), ĥ = diag(H) or u ⊙ Hu;
     w ← w − f_t·lr·λ·w, then w ← w − f_t·lr·clip(m / max(γ·h, ε), 1)."""
 
-    lr: np.ndarray            # (n,)
-    beta1: np.ndarray         # (n,)
-    beta2: np.ndarray         # (n,)
     gamma: np.ndarray         # (n,)
-    eps: np.ndarray           # (n,)
-    weight_decay: np.ndarray  # (n,)
     k: int
     diag: np.ndarray | None   # (d,) exact diag(H); None with Hutchinson
     keys: np.ndarray | None   # (n,) uint64 Hutchinson stream keys (``sophia.hutchinson_keys``)
